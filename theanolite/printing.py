@@ -61,9 +61,16 @@ def _pp_node(var: Variable, memo: dict[int, str]) -> str:
         fname = _FUNCTION_NAMES.get(name, str(scalar))
         return f"{fname}({', '.join(args)})"
     if type(op).__name__ == "DimShuffle":
-        if op.new_order == (1, 0):
+        # Theano hides added broadcast dims: `y * 2` prints the 2, not DimShuffle{x}(2).
+        order = list(op.new_order)
+        while order and order[0] == "x":
+            order.pop(0)
+        ndim = node.inputs[0].ndim
+        if order == list(range(ndim)):
+            return args[0]
+        if order == list(reversed(range(ndim))):
             return f"{args[0]}.T"
-        return f"{op}({args[0]})"
+        return f"DimShuffle{{{', '.join(map(str, op.new_order))}}}({args[0]})"
     suffix = "" if len(node.outputs) == 1 else f".{var.index}"
     return f"{op}({', '.join(args)}){suffix}"
 

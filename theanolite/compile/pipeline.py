@@ -1,4 +1,4 @@
-"""The rewrite pipeline run by ``function`` on every graph (filled in by theanolite.rewriting)."""
+"""The rewrite step of ``function``: hand the graph to theanolite.rewriting."""
 from __future__ import annotations
 
 from typing import Any
@@ -7,11 +7,6 @@ from theanolite.graph.fg import FunctionGraph
 
 
 def optimize_graph(fgraph: FunctionGraph, mode: Any) -> None:
-    """Rewrite ``fgraph`` in place according to ``mode.optimizer`` and its tag lists."""
-    if mode.optimizer in ("None", None):
-        return
-    try:
-        from theanolite.rewriting import run_pipeline
-    except ImportError:
-        return
+    """Rewrite ``fgraph`` in place according to ``mode.optimizer`` and its excluded tags."""
+    from theanolite.rewriting import run_pipeline
     run_pipeline(fgraph, mode)

@@ -292,11 +292,12 @@ def clone_replace(outputs: Variable | Sequence[Variable], replace: dict | Sequen
         if not isinstance(new, Variable):
             from theanolite.tensor.basic import as_tensor_variable
             new = as_tensor_variable(new)
-        if strict and old.type != new.type and not _compatible(new.type, old.type):
-            new = old.type.convert_variable(new) if hasattr(old.type, "convert_variable") else new
-            if new is None or (old.type != new.type and strict):
+        if strict and old.type != new.type:
+            converted = old.type.convert_variable(new) if hasattr(old.type, "convert_variable") else None
+            if converted is None:
                 raise TypeError(f"clone_replace: cannot replace {old} of type {old.type} "
                                 f"with a variable of type {new.type}")
+            new = converted
         mapping[old] = new
     memo: dict = dict(mapping)
     for node in io_toposort(list(mapping), outs):

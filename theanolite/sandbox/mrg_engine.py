@@ -23,9 +23,18 @@ How Theano's streams are laid out (and how this module mirrors it):
 
 The distribution helpers return ``(new_rstate, sample)``; the caller stores
 ``new_rstate`` back, exactly like Theano's shared-variable update.
+
+Exactness limits: integer states and uniform samples are exact (checked against
+L'Ecuyer's Java reference).  Theano's compiled ``log/cos/sin`` come from the C
+library, so ``normal`` is exact only with ``math_impl="libm"`` on the same libm;
+and Theano's ``-march=native`` builds may fuse ``a*b+c`` into an FMA, which numpy
+never does (matters for non-default low/high/avg/std).  truncated_normal is
+not implemented.
 """
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import math
 import warnings
 from typing import Sequence
@@ -33,13 +42,11 @@ from typing import Sequence
 import numpy as np
 
 __all__ = [
-    "M1", "M2", "DEFAULT_SEED", "MAX_GUESSED_STREAMS", "A1P0", "A2P0",
-    "A1P72", "A2P72", "A1P134", "A2P134", "SeedError", "mrg_seed_to_rstate",
-    "ff_2p72", "ff_2p134", "inc_rstate", "get_substream_rstates",
-    "MRGStreamsState", "guess_n_streams", "n_streams_for", "mrg_uniform",
-    "uniform", "normal", "binomial", "multinomial", "choice",
-    "multinomial_from_uniform", "choice_from_uniform",
-]
+    "M1", "M2", "DEFAULT_SEED", "MAX_GUESSED_STREAMS", "A1P0", "A2P0", "A1P72", "A2P72",
+    "A1P134", "A2P134", "SeedError", "mrg_seed_to_rstate", "ff_2p72", "ff_2p134",
+    "inc_rstate", "get_substream_rstates", "MRGStreamsState", "guess_n_streams",
+    "n_streams_for", "mrg_uniform", "uniform", "normal", "binomial", "multinomial",
+    "choice", "multinomial_from_uniform", "choice_from_uniform"]
 
 # --- generator constants (L'Ecuyer & Touzin, MRG31k3p) -----------------------
 M1 = 2147483647  # 2**31 - 1, modulus of the first component
@@ -74,8 +81,8 @@ A2P134 = np.array([[796789021, 1464208080, 607337906],
 
 
 class SeedError(TypeError, ValueError):
-    """Seed of the wrong shape. Theano raised TypeError; ValueError is also a base
-    so that callers validating seeds can catch one exception class."""
+    """Seed of the wrong shape/type: TypeError as in Theano, and a ValueError so
+    that one ``except ValueError`` catches every invalid seed."""
 
 
 def _seed_int(v: object) -> int:
@@ -155,8 +162,7 @@ def inc_rstate(rstate: np.ndarray) -> np.ndarray:
 
 def _matmul_mod(a: list, b: list, m: int) -> list:
     # Python ints: 3x3 products of 31-bit numbers overflow int64 when summed.
-    return [[sum(a[i][k] * b[k][j] for k in range(3)) % m for j in range(3)]
-            for i in range(3)]
+    return [[sum(a[i][k] * b[k][j] for k in range(3)) % m for j in range(3)] for i in range(3)]
 
 
 def get_substream_rstates(rstate: np.ndarray, n_streams: int) -> np.ndarray:
@@ -180,12 +186,10 @@ def get_substream_rstates(rstate: np.ndarray, n_streams: int) -> np.ndarray:
         for i in range(1, n_streams):
             out[i] = ff_2p72(out[i - 1])
         return out
-    p1, p2 = A1P72.tolist(), A2P72.tolist()
-    have = 1
-    while have < n_streams:
+    p1, p2, have = A1P72.tolist(), A2P72.tolist(), 1
+    while have < n_streams:  # rows [have, 2*have) = A**have @ rows [0, have)
         take = min(have, n_streams - have)
-        out[have:have + take] = _jump(out[:take], np.array(p1, dtype=np.int64),
-                                      np.array(p2, dtype=np.int64))
+        out[have:have + take] = _jump(out[:take], np.array(p1, np.int64), np.array(p2, np.int64))
         have += take
         p1, p2 = _matmul_mod(p1, p1, M1), _matmul_mod(p2, p2, M2)
     return out
@@ -376,9 +380,39 @@ def uniform(rstate: np.ndarray, size: Sequence[int], low: object = 0.0, high: ob
     return new, r
 
 
+_LIBM: dict[str, object] = {}
+
+
+def _elementary(name: str, x: np.ndarray, math_impl: str) -> np.ndarray:
+    """log/cos/sin as Theano's C code would get them.
+
+    Theano's C calls the C library (``logf`` etc. for float32).  ``"numpy"``
+    (fast): numpy for float64 (libm-backed unless numpy's AVX-512 kernels kick
+    in); float32 goes through float64 and is rounded, as numpy's float32 SIMD
+    kernels are several-ulp approximations while libm's are within ~0.5 ulp.
+    ``"libm"``: the platform C library via ctypes, element by element -- slow,
+    but bit-identical to Theano compiled on the same machine.
+    """
+    if math_impl == "numpy":
+        if x.dtype == np.float32:
+            return getattr(np, name)(x.astype(np.float64)).astype(np.float32)
+        return getattr(np, name)(x)
+    if math_impl != "libm":
+        raise ValueError("math_impl must be 'numpy' or 'libm'")
+    cname = name + ("f" if x.dtype == np.float32 else "")
+    if cname not in _LIBM:
+        lib = ctypes.CDLL(ctypes.util.find_library("m") or None)
+        fn = getattr(lib, cname)
+        ctype = ctypes.c_float if x.dtype == np.float32 else ctypes.c_double
+        fn.restype, fn.argtypes = ctype, [ctype]
+        _LIBM[cname] = fn
+    fn = _LIBM[cname]
+    return np.array([fn(v) for v in x.astype(np.float64).tolist()], dtype=x.dtype)
+
+
 def normal(rstate: np.ndarray, size: int | Sequence[int], avg: object = 0.0,
            std: object = 1.0, dtype: str | None = None, floatX: str = "float64",
-           impl: str = "c") -> tuple[np.ndarray, np.ndarray]:
+           impl: str = "c", math_impl: str = "numpy") -> tuple[np.ndarray, np.ndarray]:
     """``MRG_RandomStreams.normal`` (Theano 1.0, truncate=False), Box-Muller.
 
     Draws ``n_even = n + n % 2`` uniforms; ``u1`` = first half, ``u2`` = second;
@@ -386,6 +420,7 @@ def normal(rstate: np.ndarray, size: int | Sequence[int], avg: object = 0.0,
     ``concat(r cos theta, r sin theta)[:n]`` reshaped, then ``* std + avg``.
     Odd sizes therefore drop the last sine.  Remember Theano allocates 60*256
     streams here unless ``nstreams`` was given (:func:`n_streams_for`).
+    ``math_impl`` selects how log/cos/sin are evaluated (see ``_elementary``).
     """
     size = _check_size(size)
     av, sd = _autocast(avg, floatX), _autocast(std, floatX)
@@ -396,9 +431,10 @@ def normal(rstate: np.ndarray, size: int | Sequence[int], avg: object = 0.0,
     n_even = n_odd + n_odd % 2
     new, u = mrg_uniform(rstate, (n_even,), dtype, impl)
     u1, u2 = u[: n_even // 2], u[n_even // 2:]
-    r = np.sqrt(-2.0 * np.log(u1))  # -2.0 is a weak scalar: stays in dtype
+    r = np.sqrt(-2.0 * _elementary("log", u1, math_impl))  # -2.0 weak: stays in dtype
     theta = np.array(2.0 * np.pi, dtype=dtype) * u2
-    z = np.concatenate([r * np.cos(theta), r * np.sin(theta)])[:n_odd].reshape(size)
+    z = np.concatenate([r * _elementary("cos", theta, math_impl),
+                        r * _elementary("sin", theta, math_impl)])[:n_odd].reshape(size)
     z = z * sd.astype(dtype)  # Theano: samples *= std; samples += avg
     z = z + av.astype(dtype)
     return new, z

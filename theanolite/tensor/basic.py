@@ -41,8 +41,8 @@ def autocast(value: Any) -> np.ndarray:
     if isinstance(value, float):
         if config.floatX != "float64" or config.cast_policy == "numpy+floatX":
             return np.asarray(value, dtype=config.floatX)
-        as32 = np.float32(value)
-        if as32 == value or np.isnan(value):
+        # Compare as Python floats: numpy 2 would cast `value` down to float32 first.
+        if float(np.float32(value)) == value or value != value:
             return np.asarray(value, dtype="float32")
         return np.asarray(value, dtype="float64")
     return np.asarray(value)
@@ -83,7 +83,7 @@ def _autocast_sequence(x: Sequence) -> np.ndarray:
 
 def as_tensor_variable(x: Any, name: str | None = None, ndim: int | None = None) -> TensorVariable:
     """Turn a tensor variable, number, list or array into a tensor variable."""
-    if isinstance(x, (TensorVariable, TensorConstant)):
+    if isinstance(x, Variable) and isinstance(x.type, TensorType):
         if ndim is not None and x.ndim != ndim:
             if x.ndim > ndim and all(x.broadcastable[: x.ndim - ndim]):
                 return DimShuffle(x.broadcastable, list(range(x.ndim - ndim, x.ndim)))(x)

@@ -71,12 +71,9 @@ class Elemwise(Op):
         result = np.asarray(result)
         if result.dtype != dtype:
             result = result.astype(dtype)
-        if self.inplace_pattern:
-            target = inputs[self.inplace_pattern[0][1]]
-            if target.shape == result.shape and target.dtype == result.dtype:
-                np.copyto(target, result)
-                result = target
-        elif not result.flags.owndata and result.base is not None and any(
+        # An inplace_pattern allows, but does not require, overwriting the input: numpy
+        # computes into fresh memory, and only the C kernels reuse the input buffer.
+        if not result.flags.owndata and result.base is not None and any(
                 np.shares_memory(result, a) for a in inputs):
             result = result.copy()  # e.g. second() returns a broadcast view of its input
         output_storage[0][0] = result

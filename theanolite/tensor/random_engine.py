@@ -108,40 +108,46 @@ def _shape(size: int | Sequence[int] | None) -> tuple[int, ...] | None:
     return size or None
 
 
-def _cast(rval: object, dtype: str) -> np.ndarray:
+def _cast(rval: object, dtype: str, size: object = None, ndim: int | None = None) -> np.ndarray:
     # theano._asarray(rval, dtype): an unsafe cast (floats truncate to ints).
-    if isinstance(rval, np.ndarray) and rval.dtype == np.dtype(dtype):
-        return rval
-    return np.asarray(rval, dtype=dtype)
+    out = rval if isinstance(rval, np.ndarray) and rval.dtype == np.dtype(dtype) \
+        else np.asarray(rval, dtype=dtype)
+    shape = _shape(size)
+    if shape is not None and ndim is not None and len(shape) != ndim:
+        raise ValueError(f"ndim should be equal to len(shape), but ndim = {ndim}, shape = {shape}")
+    if shape is None and ndim and out.ndim == 0:
+        out = out.reshape((1,) * ndim)  # perform(): numpy returned a scalar
+    return out
 
 
 def uniform(rng: np.random.RandomState, size: Sequence[int] | None = None,
-            low: object = 0.0, high: object = 1.0, dtype: str | None = None,
-            floatX: str = "float64") -> np.ndarray:
+            low: object = 0.0, high: object = 1.0, ndim: int | None = None,
+            dtype: str | None = None, floatX: str = "float64") -> np.ndarray:
     """``rng.uniform(low, high, shape)`` cast to dtype (default: upcast of
-    floatX, low and high)."""
+    floatX, low and high).  ``ndim`` only reshapes a scalar draw made with an
+    empty size, as ``RandomFunction.perform`` does."""
     lo, hi = theano_autocast(low, floatX), theano_autocast(high, floatX)
     dtype = dtype or theano_upcast(floatX, lo.dtype, hi.dtype)
-    return _cast(rng.uniform(lo, hi, _shape(size)), dtype)
+    return _cast(rng.uniform(lo, hi, _shape(size)), dtype, size, ndim)
 
 
 def normal(rng: np.random.RandomState, size: Sequence[int] | None = None,
-           avg: object = 0.0, std: object = 1.0, dtype: str | None = None,
-           floatX: str = "float64") -> np.ndarray:
+           avg: object = 0.0, std: object = 1.0, ndim: int | None = None,
+           dtype: str | None = None, floatX: str = "float64") -> np.ndarray:
     """``rng.normal(avg, std, shape)`` cast to dtype (default: upcast of floatX,
     avg and std)."""
     av, sd = theano_autocast(avg, floatX), theano_autocast(std, floatX)
     dtype = dtype or theano_upcast(floatX, av.dtype, sd.dtype)
-    return _cast(rng.normal(av, sd, _shape(size)), dtype)
+    return _cast(rng.normal(av, sd, _shape(size)), dtype, size, ndim)
 
 
 def binomial(rng: np.random.RandomState, size: Sequence[int] | None = None,
-             n: object = 1, p: object = 0.5, dtype: str = "int64",
-             floatX: str = "float64") -> np.ndarray:
+             n: object = 1, p: object = 0.5, ndim: int | None = None,
+             dtype: str = "int64", floatX: str = "float64") -> np.ndarray:
     """``rng.binomial(n, p, shape)`` cast to dtype (n's int64 -> int32 cast in
     Theano only happens on 32-bit numpy and does not change values)."""
     nn, pp = theano_autocast(n, floatX), theano_autocast(p, floatX)
-    return _cast(rng.binomial(nn, pp, _shape(size)), dtype)
+    return _cast(rng.binomial(nn, pp, _shape(size)), dtype, size, ndim)
 
 
 def _broadcast_index(idx: tuple[int, ...], shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -186,7 +192,7 @@ def random_integers(rng: np.random.RandomState, size: Sequence[int] | None = Non
 
 def choice(rng: np.random.RandomState, size: Sequence[int] | None = None,
            a: object = 2, replace: bool = True, p: object = None,
-           dtype: str = "int64") -> np.ndarray:
+           ndim: int | None = None, dtype: str = "int64") -> np.ndarray:
     """Theano's ``choice_helper``: ``rng.choice(a, shape, bool(replace), p)``
     with an empty/absent ``p`` passed as None, cast to dtype."""
     aa = theano_autocast(a)
@@ -195,7 +201,8 @@ def choice(rng: np.random.RandomState, size: Sequence[int] | None = None,
     pp = np.asarray([] if p is None else p)  # Theano encodes p=None as []
     if pp.ndim != 1:
         raise ValueError(f"p.ndim ({pp.ndim}) must be 1")
-    return _cast(rng.choice(aa, _shape(size), bool(replace), pp if pp.size else None), dtype)
+    rval = rng.choice(aa, _shape(size), bool(replace), pp if pp.size else None)
+    return _cast(rval, dtype, size, ndim)
 
 
 def permutation(rng: np.random.RandomState, size: Sequence[int] | None = None,
@@ -211,9 +218,10 @@ def permutation(rng: np.random.RandomState, size: Sequence[int] | None = None,
 
 
 def poisson(rng: np.random.RandomState, size: Sequence[int] | None = None,
-            lam: object = 1.0, dtype: str = "int64", floatX: str = "float64") -> np.ndarray:
+            lam: object = 1.0, ndim: int | None = None, dtype: str = "int64",
+            floatX: str = "float64") -> np.ndarray:
     """``rng.poisson(lam, shape)`` cast to dtype."""
-    return _cast(rng.poisson(theano_autocast(lam, floatX), _shape(size)), dtype)
+    return _cast(rng.poisson(theano_autocast(lam, floatX), _shape(size)), dtype, size, ndim)
 
 
 def multinomial(rng: np.random.RandomState, size: Sequence[int] | None = None,

@@ -1,0 +1,30 @@
+"""theanolite.cache: the on-disk cache of compiled modules.
+
+A small, self-contained library the compiler backend calls:
+
+    from theanolite.cache import CacheStore, default_cache_dir, make_key, platform_tag
+
+    root, why = default_cache_dir(config.compiledir or None)
+    store = CacheStore(root)
+    parts = {"graph": graph_bytes, "codegen_version": "1", "compiler": cc_id,
+             "flags": flags, "platform": platform_tag()}
+    key = make_key(parts)
+    entry = store.lookup(key) or store.publish(key, parts, summary, build)
+    store.record_hit(entry)
+    load(entry.module_path)
+
+See keys.py (what a key is), store.py (publish/lookup contracts), locks.py.
+"""
+
+from .entry import Entry, EntryInfo, VerifyReport
+from .errors import CacheError, CacheUnavailable, CacheWarning, LockTimeout
+from .keys import (describe_key_parts, diff_key_parts, is_key, make_key, part_digest,
+                   platform_tag)
+from .locks import KeyLock
+from .store import CacheStore, default_cache_dir
+
+__all__ = [
+    "CacheError", "CacheStore", "CacheUnavailable", "CacheWarning", "Entry", "EntryInfo",
+    "KeyLock", "LockTimeout", "VerifyReport", "default_cache_dir", "describe_key_parts",
+    "diff_key_parts", "is_key", "make_key", "part_digest", "platform_tag",
+]

@@ -1,0 +1,80 @@
+"""Global passes: merge common subexpressions and fold constants."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from theanolite.graph.basic import Constant, Variable
+from theanolite.graph.fg import FunctionGraph
+from theanolite.rewriting.db import rewrite_db
+
+
+def merge(fgraph: FunctionGraph) -> int:
+    """Replace duplicate constants and duplicate (op, inputs) nodes by their first copy."""
+    merged = 0
+    constants: dict[Any, Constant] = {}
+    for var in _constants(fgraph):
+        key = var.signature()
+        first = constants.setdefault(key, var)
+        if first is not var and var in fgraph.clients:
+            fgraph.replace(var, first, reason="merge")
+            merged += 1
+    seen: dict[Any, Any] = {}
+    for node in fgraph.toposort():
+        if node not in fgraph.apply_nodes:
+            continue
+        key = (node.op, tuple(id(i) for i in node.inputs))
+        first = seen.get(key)
+        if first is None or first not in fgraph.apply_nodes:
+            seen[key] = node
+            continue
+        if getattr(node.op, "destroy_map", None):
+            continue  # two in-place nodes are never the same computation
+        fgraph.replace_all(list(zip(node.outputs, first.outputs)), reason="merge")
+        merged += 1
+    rewrite_db.fired["merge"] += merged
+    return merged
+
+
+def _constants(fgraph: FunctionGraph) -> list[Constant]:
+    result, seen = [], set()
+    for node in fgraph.toposort():
+        for inp in node.inputs:
+            if isinstance(inp, Constant) and id(inp) not in seen:
+                seen.add(id(inp))
+                result.append(inp)
+    return result
+
+
+def constant_folding(fgraph: FunctionGraph) -> int:
+    """Evaluate (with ``perform``) every node whose inputs are all constants."""
+    folded = 0
+    for node in fgraph.toposort():
+        if node not in fgraph.apply_nodes:
+            continue
+        if not node.inputs or not all(isinstance(i, Constant) for i in node.inputs):
+            continue
+        if not node.op.do_constant_folding(fgraph, node) or getattr(node.op, "destroy_map", None):
+            continue
+        if any(not hasattr(o.type, "dtype") for o in node.outputs):
+            continue
+        storage = [[None] for _ in node.outputs]
+        try:
+            with np.errstate(all="ignore"):
+                node.op.perform(node, [i.data for i in node.inputs], storage)
+        except Exception:
+            continue  # the error will be raised at run time, where the user expects it
+        pairs = []
+        for out, cell in zip(node.outputs, storage):
+            value = np.asarray(cell[0], dtype=out.type.dtype)
+            pairs.append((out, _constant_like(out, value)))
+        fgraph.replace_all(pairs, reason="constant_folding")
+        folded += 1
+    rewrite_db.fired["constant_folding"] += folded
+    return folded
+
+
+def _constant_like(var: Variable, value: np.ndarray) -> Variable:
+    from theanolite.tensor.var import TensorConstant
+    return TensorConstant(var.type, value)

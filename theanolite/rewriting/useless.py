@@ -1,0 +1,106 @@
+"""Removal of ops that change nothing, and constant folding as a local rewrite."""
+from __future__ import annotations
+
+import numpy as np
+
+from theanolite.graph.basic import Constant
+from theanolite.rewriting.db import register
+from theanolite.rewriting.utils import as_type_of, is_elemwise
+from theanolite.scalar import basic as scal
+from theanolite.tensor.basic import Rebroadcast
+from theanolite.tensor.elemwise import DimShuffle
+from theanolite.tensor.var import TensorConstant
+
+
+def _fold(fgraph, node):
+    if not node.inputs or not all(isinstance(i, Constant) for i in node.inputs):
+        return None
+    if not node.op.do_constant_folding(fgraph, node) or getattr(node.op, "destroy_map", None):
+        return None
+    if any(not hasattr(o.type, "dtype") for o in node.outputs):
+        return None
+    storage = [[None] for _ in node.outputs]
+    try:
+        with np.errstate(all="ignore"):
+            node.op.perform(node, [i.data for i in node.inputs], storage)
+    except Exception:
+        return None  # keep the node: the error belongs to run time
+    return [TensorConstant(o.type, np.asarray(c[0], dtype=o.type.dtype)) for o, c in zip(node.outputs, storage)]
+
+
+local_constant_folding = register("canonicalize", "constant_folding", name="local_constant_folding")(_fold)
+register("specialize", "constant_folding", name="local_constant_folding_late")(_fold)
+
+
+@register("canonicalize", "useless", tracks=[scal.Identity])
+def local_useless_copy(fgraph, node):
+    """tensor_copy(x) -> x (copies are only needed around in-place ops, added later)."""
+    return [as_type_of(node.inputs[0], node.outputs[0])]
+
+
+@register("canonicalize", "useless", tracks=[scal.Cast])
+def local_useless_cast(fgraph, node):
+    """cast(x, x.dtype) -> x; cast(cast(x, wide), narrow) -> cast(x, narrow) when x fits wide."""
+    x = node.inputs[0]
+    out = node.outputs[0]
+    if x.dtype == out.dtype:
+        return [as_type_of(x, out)]
+    return None
+
+
+@register("canonicalize", "useless", tracks=[scal.Exp])
+def local_exp_log(fgraph, node):
+    """exp(log(x)) -> x."""
+    x = node.inputs[0]
+    if is_elemwise(x, scal.Log) and x.owner.inputs[0].dtype == node.outputs[0].dtype:
+        return [as_type_of(x.owner.inputs[0], node.outputs[0])]
+    return None
+
+
+@register("canonicalize", "useless", tracks=[scal.Log])
+def local_log_exp(fgraph, node):
+    """log(exp(x)) -> x."""
+    x = node.inputs[0]
+    if is_elemwise(x, scal.Exp) and x.owner.inputs[0].dtype == node.outputs[0].dtype:
+        return [as_type_of(x.owner.inputs[0], node.outputs[0])]
+    return None
+
+
+@register("canonicalize", "useless", tracks=[DimShuffle])
+def local_useless_dimshuffle(fgraph, node):
+    """A DimShuffle that keeps every dimension in place is the identity."""
+    if node.op.new_order == tuple(range(node.inputs[0].ndim)):
+        return [node.inputs[0]]
+    return None
+
+
+@register("canonicalize", "useless", tracks=[DimShuffle])
+def local_dimshuffle_of_dimshuffle(fgraph, node):
+    """Two DimShuffles in a row become one."""
+    x = node.inputs[0]
+    if x.owner is None or not isinstance(x.owner.op, DimShuffle):
+        return None
+    inner = x.owner.op.new_order
+    order = ["x" if o == "x" else inner[o] for o in node.op.new_order]
+    source = x.owner.inputs[0]
+    kept = [o for o in order if o != "x"]
+    dropped = [d for d in range(source.ndim) if d not in kept]
+    if any(not source.broadcastable[d] for d in dropped):
+        return None
+    return [as_type_of(DimShuffle(source.broadcastable, order)(source), node.outputs[0])]
+
+
+@register("canonicalize", "useless", tracks=[Rebroadcast])
+def local_useless_rebroadcast(fgraph, node):
+    """Rebroadcast that changes no flag, or of a variable that already has them."""
+    x = node.inputs[0]
+    if x.broadcastable == node.outputs[0].broadcastable:
+        return [x]
+    if x.owner is not None and isinstance(x.owner.op, Rebroadcast):
+        return [as_type_of_rebroadcast(x.owner.inputs[0], node.outputs[0])]
+    return None
+
+
+def as_type_of_rebroadcast(x, like):
+    from theanolite.tensor.basic import patternbroadcast
+    return patternbroadcast(x, like.broadcastable)

@@ -20,6 +20,7 @@ from theanolite.graph.op import Op, Type  # noqa: E402
 from theanolite.compile import (  # noqa: E402
     function, In, Out, Mode, shared, SharedVariable, shared_constructor)
 from theanolite import tensor  # noqa: E402
+from theanolite.tensor import raw_random, shared_randomstreams  # noqa: E402,F401 - T.shared_randomstreams; registers shared(RandomState)
 from theanolite import gradient  # noqa: E402
 from theanolite.gradient import grad, Rop, Lop  # noqa: E402,F401
 from theanolite.printing import pp, pprint, debugprint  # noqa: E402

@@ -14,7 +14,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from theanolite.configparser import config
-from theanolite.graph.basic import Apply, Variable, io_toposort, clone_replace
+from theanolite.graph.basic import Apply, Constant, Variable, io_toposort, clone_replace
 from theanolite.graph.op import Op, Type
 
 
@@ -317,6 +317,11 @@ def _forward(fs: list[Variable], wrts: list[Variable], evs: list[Variable]) -> l
         points = [tangents.get(i) for i in node.inputs]
         if all(p is None for p in points):
             continue
+        # As Theano: free float inputs not in wrt get a zero tangent, so the result still
+        # depends on every input of the primal graph (Rop(dot(x, W), W, V) uses W).
+        points = [_zeros_for(i) if p is None and i.owner is None and not isinstance(i, Constant)
+                  and str(getattr(i.type, "dtype", "")).startswith("float") else p
+                  for p, i in zip(points, node.inputs)]
         outs = node.op.R_op(node.inputs, points)
         for out, t in zip(node.outputs, outs):
             tangents[out] = t

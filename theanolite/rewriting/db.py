@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 from theanolite.graph.basic import Apply
+from theanolite.tensor.elemwise import Elemwise
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,8 @@ class TrackIndex:
 
     def for_node(self, node: Apply) -> list[LocalRewrite]:
         op = node.op
-        scalar = getattr(op, "scalar_op", None)
+        # Only Elemwise nodes match by scalar op: reductions also carry a scalar_op.
+        scalar = op.scalar_op if isinstance(op, Elemwise) else None
         memo_key = (type(op), type(scalar), op if _hashable(op) else id(op))
         found = self._memo.get(memo_key)
         if found is None:

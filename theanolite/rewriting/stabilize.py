@@ -71,3 +71,21 @@ def local_log_sigmoid(fgraph, node):
     if is_elemwise(x, scal.Sigmoid):
         return [as_type_of(tm.neg(tm.softplus(tm.neg(x.owner.inputs[0]))), node.outputs[0])]
     return None
+
+
+@register("stabilize", "logsumexp", tracks=[scal.Log])
+def local_logsumexp(fgraph, node):
+    """log(sum(exp(x), axis)) -> m + log(sum(exp(x - m), axis)) with m = max(x, axis):
+    no overflow for x = 1000 (the max is subtracted before exponentiating)."""
+    from theanolite.tensor.reduction import Sum, max as tmax, sum as tsum
+    s = node.inputs[0]
+    if s.owner is None or not isinstance(s.owner.op, Sum) or not is_elemwise(s.owner.inputs[0], scal.Exp):
+        return None
+    x = s.owner.inputs[0].owner.inputs[0]
+    axis = s.owner.op.axis
+    m = tmax(x, axis=axis, keepdims=True)
+    # All -inf rows would give -inf - -inf = NaN: shift those by 0 instead.
+    m = tm.switch(tm.isinf(m), 0, m)
+    shifted = tsum(tm.exp(x - m), axis=axis)
+    m_out = tsum(m, axis=axis)  # drops the kept size-1 dims
+    return [as_type_of(m_out + tm.log(shifted), node.outputs[0])]

@@ -196,6 +196,10 @@ _KINDS = {"scalar": (), "vector": (False,), "matrix": (False, False), "row": (Tr
           "tensor5": (False,) * 5}
 
 
+def _plural(kind: str) -> str:
+    return "matrices" if kind == "matrix" else kind + "s"
+
+
 def _typed_constructors() -> dict[str, Any]:
     made: dict[str, Any] = {}
     for prefix, dtype in _PREFIX_DTYPES.items():
@@ -214,9 +218,9 @@ def _typed_constructors() -> dict[str, Any]:
                 return vars_[0] if len(vars_) == 1 else vars_
 
             single.__name__ = prefix + kind
-            plural.__name__ = prefix + kind + "s"
+            plural.__name__ = prefix + _plural(kind)
             made[prefix + kind] = single
-            made[prefix + kind + "s"] = plural
+            made[prefix + _plural(kind)] = plural
             made[prefix + kind[0:1] + "type"] = single_type
     for kind, bcast in _KINDS.items():
         def plural_default(*names: Any, _bcast: tuple = bcast) -> Any:
@@ -225,8 +229,8 @@ def _typed_constructors() -> dict[str, Any]:
             vars_ = [TensorType(config.floatX, _bcast)(n) for n in names]
             return vars_[0] if len(vars_) == 1 else vars_
 
-        plural_default.__name__ = kind + "s"
-        made[kind + "s"] = plural_default
+        plural_default.__name__ = _plural(kind)
+        made[_plural(kind)] = plural_default
     return made
 
 

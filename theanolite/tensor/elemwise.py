@@ -42,9 +42,12 @@ class Elemwise(Op):
         ndim = max((i.ndim for i in ins), default=0)
         ins = [pad_left(i, ndim) for i in ins]
         out_bcast = tuple(all(i.broadcastable[d] for i in ins) for d in range(ndim))
-        dtype = self.scalar_op.output_dtype(*[i.dtype for i in ins])
-        nout = self.scalar_op.nout
-        return Apply(self, ins, [TensorType(dtype, out_bcast)() for _ in range(nout)])
+        multi = getattr(self.scalar_op, "output_dtypes", None)  # Composite: one dtype per output
+        if multi is not None:
+            dtypes = multi(*[i.dtype for i in ins])
+        else:
+            dtypes = [self.scalar_op.output_dtype(*[i.dtype for i in ins])] * self.scalar_op.nout
+        return Apply(self, ins, [TensorType(dtype, out_bcast)() for dtype in dtypes])
 
     def infer_shape(self, fgraph: Any, node: Apply, shapes: list) -> list:
         out = []
@@ -60,6 +63,10 @@ class Elemwise(Op):
     def perform(self, node: Apply, inputs: Sequence[np.ndarray], output_storage: list) -> None:
         check_broadcast(node, inputs)
         op = self.scalar_op
+        hook = getattr(op, "perform_elemwise", None)  # Composite: per-node casts, several outputs
+        if hook is not None:
+            hook(node, inputs, output_storage)
+            return
         dtype = node.outputs[0].type.dtype
         compute = op.compute_dtype(*[i.type.dtype for i in node.inputs])
         if isinstance(op, scal.Switch):

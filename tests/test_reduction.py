@@ -383,6 +383,21 @@ def test_axis_errors() -> None:
     assert normalize_axis(3, T.constant([2, -3])) == (0, 2)
 
 
+def test_plain_careduce_from_a_scalar_op() -> None:
+    from theanolite.scalar import basic as scal
+    from theanolite.tensor.reduction import CAReduce
+    x = np.asarray([[1, 6, 3], [4, 5, 2]], dtype="int16")
+    for sop, ref in ((scal.add, np.add), (scal.maximum, np.maximum), (scal.or_, np.bitwise_or)):
+        op = CAReduce(sop, (1,))
+        got = _run(op, x)
+        assert got.dtype == np.int16
+        np.testing.assert_array_equal(got, ref.reduce(x, axis=1))
+    with pytest.raises(TypeError, match="no reduction known"):
+        CAReduce(scal.exp)
+    with pytest.raises(TypeError, match="integer or bool"):
+        CAReduce(scal.and_)(T.dvector())
+
+
 def test_printing() -> None:
     x = T.dmatrix("x")
     assert theano.pp(T.sum(x, axis=0)) == "Sum{axis=(0,)}(x)"

@@ -3,9 +3,22 @@
 The Python linker runs each node's ``perform`` in topological order. Storage is one
 list cell per variable, allocated once per function; a call fills the input cells,
 runs the thunks and reads the output cells.
+
+Lazy evaluation (``ifelse``): an Op is *lazy* when it defines
+
+- ``lazy_branches(node) -> list[tuple[int, ...]]``: the input positions of each branch;
+- ``choose_branch(node, inputs) -> int``: the branch to compute, from the values of its
+  other inputs (branch inputs may still be None when it is called).
+
+For each lazy node and branch, ``lazy_regions`` finds the nodes whose results are used
+only by that branch (every path from them to an output of the graph enters the lazy
+node through that branch). Such a node runs only when its branch is chosen; anything
+also used elsewhere (by both branches, by the condition, as an output) always runs.
+Graphs without a lazy node use the plain ``PyProgram``, unchanged.
 """
 from __future__ import annotations
 
+import heapq
 from typing import Any, Callable
 
 import numpy as np
@@ -16,6 +29,8 @@ from theanolite.graph.fg import FunctionGraph
 
 def make_program(fgraph: FunctionGraph, mode: Any) -> Callable[[list], list]:
     """The callable for ``fgraph`` under ``mode`` (every linker takes and returns lists)."""
+    if any(is_lazy(node) for node in fgraph.apply_nodes):
+        return LazyPyProgram(fgraph)
     return PyProgram(fgraph)
 
 
@@ -78,3 +93,152 @@ def _annotate(exc: Exception, node: Apply, values: list) -> None:
     shapes = ", ".join(str(getattr(v, "shape", type(v).__name__)) for v in values)
     exc.add_note(f"Apply node that caused the error: {node}\n"
                  f"Input shapes: {shapes}")
+
+
+# ----------------------------------------------------------------------------- lazy evaluation
+
+def is_lazy(node: Apply) -> bool:
+    """True if ``node``'s op computes only some of its inputs (see the module docstring)."""
+    return getattr(node.op, "lazy_branches", None) is not None
+
+
+def lazy_regions(fgraph: FunctionGraph, nodes: list[Apply]) -> dict[Apply, tuple[Apply, int]]:
+    """Map each node that runs only for one branch of a lazy node to ``(lazy node, branch)``.
+
+    Regions of different lazy nodes are nested or disjoint; a node in several regions maps
+    to the innermost one (the lazy node that is itself inside the others' regions).
+    """
+    position = {node: k for k, node in enumerate(nodes)}
+    hazards = _destroy_hazards(nodes)
+    owner: dict[Apply, tuple[Apply, int]] = {}
+    lazy_nodes = [node for node in nodes if is_lazy(node)]
+    # Outer lazy nodes come later in topological order: visit them first, so the regions
+    # of inner ones (which they contain) overwrite them.
+    for lazy in reversed(lazy_nodes):
+        for b, slots in enumerate(lazy.op.lazy_branches(lazy)):
+            for member in _branch_region(fgraph, lazy, set(slots), nodes, position, hazards):
+                owner[member] = (lazy, b)
+    return owner
+
+
+def _branch_region(fgraph: FunctionGraph, lazy: Apply, slots: set[int], nodes: list[Apply],
+                   position: dict[Apply, int], hazards: dict[Apply, list[Apply]]) -> list[Apply]:
+    """Nodes all of whose clients are in the region or are ``lazy`` at one of ``slots``.
+
+    Candidates are examined from the latest to the earliest in topological order, so all
+    clients of a candidate are decided before it; the walk climbs only through members.
+    """
+    region: set[Apply] = set()
+    heap: list[int] = []  # negated positions: the latest node pops first
+    pushed: set[Apply] = set()
+
+    def push(var: Any) -> None:
+        node = var.owner
+        if node is not None and node in position and node not in pushed:
+            pushed.add(node)
+            heapq.heappush(heap, -position[node])
+
+    for slot in slots:
+        push(lazy.inputs[slot])
+    while heap:
+        node = nodes[-heapq.heappop(heap)]
+        if not all((client is lazy and i in slots) or client in region
+                   for out in node.outputs for client, i in fgraph.clients.get(out, [])):
+            continue
+        if node in hazards and not _all_downstream(fgraph, node, hazards[node]):
+            continue
+        region.add(node)
+        for inp in node.inputs:
+            push(inp)
+    return sorted(region, key=position.__getitem__)
+
+
+def _destroy_hazards(nodes: list[Apply]) -> dict[Apply, list[Apply]]:
+    """For each node reading a buffer that another node destroys: those destroyers.
+
+    Delaying such a reader could move it after the destruction; it stays lazy only if
+    every destroyer depends on it (and so runs after it in any order).
+    """
+    root: dict[Any, Any] = {}
+    destroyers: dict[Any, list[Apply]] = {}
+    for node in nodes:
+        op = node.op
+        for o, ins in list(getattr(op, "view_map", {}).items()) + list(getattr(op, "destroy_map", {}).items()):
+            for i in ins:
+                root[node.outputs[o]] = root.get(node.inputs[i], node.inputs[i])
+        for ins in getattr(op, "destroy_map", {}).values():
+            for i in ins:
+                r = root.get(node.inputs[i], node.inputs[i])
+                destroyers.setdefault(r, []).append(node)
+    if not destroyers:
+        return {}
+    hazards: dict[Apply, list[Apply]] = {}
+    for node in nodes:
+        found = [d for inp in node.inputs for d in destroyers.get(root.get(inp, inp), []) if d is not node]
+        if found:
+            hazards[node] = found
+    return hazards
+
+
+def _all_downstream(fgraph: FunctionGraph, node: Apply, targets: list[Apply]) -> bool:
+    """True if every node of ``targets`` uses (transitively) an output of ``node``."""
+    remaining = set(targets)
+    seen: set[Apply] = set()
+    stack = list(node.outputs)
+    while stack and remaining:
+        for client, _ in fgraph.clients.get(stack.pop(), []):
+            if client != "output" and client not in seen:
+                seen.add(client)
+                remaining.discard(client)
+                stack.extend(client.outputs)
+    return not remaining
+
+
+class LazyPyProgram(PyProgram):
+    """``PyProgram`` for graphs with lazy nodes: each branch region is a block of thunks
+    run by its lazy node, just before that node, only when its branch is chosen."""
+
+    def __init__(self, fgraph: FunctionGraph) -> None:
+        super().__init__(fgraph)
+        nodes = [t[0] for t in self.thunks]
+        owner = lazy_regions(fgraph, nodes)
+        blocks: dict[tuple[Apply, int], list] = {}
+        self.steps: list = []
+        for node, perform, in_cells, out_cells in self.thunks:
+            branches = None
+            if is_lazy(node):
+                branches = [blocks.setdefault((node, b), [])
+                            for b in range(len(node.op.lazy_branches(node)))]
+            step = (node, perform, in_cells, out_cells, branches)
+            key = owner.get(node)
+            (self.steps if key is None else blocks.setdefault(key, [])).append(step)
+
+    def _run(self, steps: list) -> None:
+        for node, perform, in_cells, out_cells, branches in steps:
+            try:
+                if branches is not None:
+                    chosen = node.op.choose_branch(node, [c[0] for c in in_cells])
+                    self._run(branches[chosen])
+                perform(node, [c[0] for c in in_cells], out_cells)
+            except Exception as exc:
+                if not getattr(exc, "_theanolite_annotated", False):
+                    _annotate(exc, node, [c[0] for c in in_cells])
+                    exc._theanolite_annotated = True  # type: ignore[attr-defined]
+                raise
+
+    def __call__(self, values: list) -> list:
+        for cell, value in zip(self.input_cells, values):
+            cell[0] = value
+        try:
+            self._run(self.steps)
+            results = []
+            for cell in self.output_cells:
+                value = cell[0]
+                results.append(value if type(value) is np.ndarray or not _is_tensor_value(value)
+                               else np.asarray(value))
+            return results
+        finally:
+            for cell in self.temp_cells:
+                cell[0] = None
+            for cell in self.input_cells:
+                cell[0] = None

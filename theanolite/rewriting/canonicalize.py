@@ -28,21 +28,27 @@ def local_useless_fill(fgraph, node):
     return None
 
 
-@register("canonicalize", "fill", tracks=[scal.Add, scal.Mul, scal.Sub, scal.TrueDiv, scal.Pow])
+@register("canonicalize", "fill", tracks=[scal.ScalarOp])
 def local_fill_sink(fgraph, node):
-    """op(fill(a, c), y) -> op(c, y) when the other inputs already give the output's shape.
+    """op(fill(a, c), y) -> op(c, y) when the other inputs already give the output's
+    shape, else fill(a, op(c, y)): fills move towards the outputs, where the first form
+    or local_useless_fill removes them, and the constants they carried meet and fold.
 
-    Gradients start as fill(cost, 1.0); sinking the fill lets the constant meet others.
+    Gradients start as fill(cost, 1.0): this is what turns them into plain arithmetic.
     """
+    if isinstance(node.op.scalar_op, scal.Second) or len(node.outputs) != 1:
+        return None
     out = node.outputs[0]
     for k, inp in enumerate(node.inputs):
         if not is_elemwise(inp, scal.Second) or len(fgraph.clients.get(inp, [])) != 1:
             continue
-        value = inp.owner.inputs[1]
+        model, value = inp.owner.inputs
         new_inputs = list(node.inputs)
         new_inputs[k] = value
         new = node.op(*new_inputs)
         converted = as_type_of(new, out) if new.ndim == out.ndim else None
+        if converted is None:
+            converted = as_type_of(fill(model, new), out)
         if converted is not None:
             return [converted]
     return None

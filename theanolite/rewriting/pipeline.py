@@ -13,6 +13,7 @@ from theanolite.graph.fg import FunctionGraph
 from theanolite.rewriting import blas, canonicalize, inplace, shape, stabilize, useless  # noqa: F401 (registration)
 from theanolite.rewriting.db import rewrite_db
 from theanolite.rewriting.driver import apply_local_rewrites
+from theanolite.rewriting.fusion import fuse_elemwise
 from theanolite.rewriting.merge import constant_folding, merge
 
 
@@ -38,7 +39,7 @@ FAST_RUN_PIPELINE = [
     _phase("stabilize"),
     _phase("specialize"),
     _global(merge, "merge"),
-    _phase("fuse"),
+    _global(fuse_elemwise, "fusion"),
     _phase("inplace"),
 ]
 

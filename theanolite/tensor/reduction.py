@@ -32,6 +32,7 @@ __all__ = [
     "max_and_argmax", "all", "any",
 ]
 
+
 # ----------------------------------------------------------------------------- axis helpers
 
 def normalize_axis(ndim: int, axis: object, opname: str = "reduction") -> tuple[int, ...] | None:
@@ -83,11 +84,16 @@ def _restore_dims(r: Variable, ndim: int, axes: Sequence[int]) -> Variable:
 
 # ----------------------------------------------------------------------------- CAReduce
 
+# numpy reductions of the scalar ops a plain ``CAReduce(scalar_op, axis)`` accepts.
+_UFUNCS = {"add": np.add, "mul": np.multiply, "maximum": np.maximum, "minimum": np.minimum,
+           "and_": np.bitwise_and, "or_": np.bitwise_or, "xor": np.bitwise_xor}
+
+
 class CAReduce(Op):
     """Reduce ``axis`` of a tensor with a commutative, associative scalar op.
 
-    Subclasses set ``ufunc`` (numpy's reduction) and, when the scalar op has no identity,
-    leave ``identity`` None so that zero-size inputs raise as numpy does.
+    Subclasses set ``ufunc`` (numpy's reduction); a plain ``CAReduce`` takes it from the
+    scalar op. Ops without an identity (max, min) raise ValueError on empty reductions.
     """
 
     __props__ = ("scalar_op", "axis")
@@ -96,10 +102,16 @@ class CAReduce(Op):
     def __init__(self, scalar_op: scal.ScalarOp, axis: object = None) -> None:
         self.scalar_op = scalar_op
         self.axis = _check_axis_prop(axis)
+        if type(self).ufunc is None:
+            name = getattr(scalar_op, "name", "")
+            if name not in _UFUNCS:
+                raise TypeError(f"CAReduce: no reduction known for scalar op {scalar_op}; "
+                                f"expected one of {sorted(_UFUNCS)}")
+            self.ufunc = _UFUNCS[name]
 
     # -- dtypes (overridden by CAReduceDtype and the boolean reductions) ---------------
     def _output_dtype(self, idtype: str) -> str:
-        return idtype
+        return self.scalar_op.output_dtype(idtype, idtype)
 
     def _prepare_input(self, x: Variable) -> Variable:
         return x
@@ -139,6 +151,7 @@ class CAReduce(Op):
         return f"{name}{{axis={self.axis}}}"
 
     def pp(self, args: Sequence[str]) -> str:
+        # Needed: the printer would otherwise show the scalar op, as for an Elemwise.
         return f"{self}({', '.join(args)})"
 
 

@@ -224,3 +224,25 @@ def test_logistic_regression_loss_falls_with_sgd_updates() -> None:
     losses = [float(train(data_x, data_y)) for _ in range(50)]
     assert losses[-1] < 0.5 * losses[0]
     assert all(b <= a + 1e-12 for a, b in zip(losses, losses[1:]))
+
+
+def _run_pickled(payload: bytes) -> list:
+    import pickle as _pickle
+    f = _pickle.loads(payload)
+    return f(np.arange(3.0)).tolist()
+
+
+def test_functions_pickle_and_run_in_another_process() -> None:
+    import multiprocessing
+    import pickle
+    x = T.dvector("x")
+    w = theano.shared(np.full(3, 2.0), name="w")
+    f = theano.function([x], x * w + 1, updates=[(w, w + 1)])
+    g = pickle.loads(pickle.dumps(f))
+    assert g(np.arange(3.0)).tolist() == [1.0, 3.0, 5.0]
+    assert g(np.arange(3.0)).tolist() == [1.0, 4.0, 7.0]  # the copy's shared state advanced
+    assert w.get_value().tolist() == [2.0, 2.0, 2.0]       # the original's did not
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        assert pool.apply(_run_pickled, (pickle.dumps(f),)) == [1.0, 3.0, 5.0]
+    d = theano.function([x], {"double": x * 2})
+    assert pickle.loads(pickle.dumps(d))(np.ones(1))["double"].tolist() == [2.0]

@@ -303,6 +303,37 @@ def test_gradient_graph_skips_the_untaken_branch_gradient():
     assert spy.calls == 0
 
 
+class NegateInPlace(Op):
+    """Negates its input's buffer in place (a destroyer, as in-place rewrites create)."""
+
+    __props__ = ()
+    destroy_map = {0: [0]}
+
+    def make_node(self, x):
+        x = T.as_tensor_variable(x)
+        return Apply(self, [x], [x.type()])
+
+    def perform(self, node, inputs, output_storage):
+        np.negative(inputs[0], out=inputs[0])
+        output_storage[0][0] = inputs[0]
+
+
+def test_a_branch_node_reading_a_buffer_destroyed_elsewhere_is_not_delayed():
+    spy = Spy()
+    c = T.iscalar("c")
+    x = T.dvector("x")
+    t = T.exp(x)
+    destroyed = NegateInPlace()(t)
+    # Structural order: spy(t), the destroyer, the ifelse. Delaying spy(t) to the ifelse
+    # would let it read the negated buffer.
+    out = ifelse(c, spy(t), destroyed)
+    f = theano.function([c, x], [out, destroyed * 1], mode="FAST_COMPILE")
+    v = np.array([0.0, 1.0])
+    np.testing.assert_allclose(f(1, v)[0], 2 * np.exp(v))
+    np.testing.assert_allclose(f(0, v)[0], -np.exp(v))
+    assert spy.calls == 2
+
+
 def test_lazy_regions_structure_and_plain_programs_stay_plain():
     c = T.iscalar("c")
     x = T.dvector("x")

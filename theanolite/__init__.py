@@ -27,3 +27,5 @@ from theanolite.printing import pp, pprint, debugprint  # noqa: E402
 from theanolite import printing  # noqa: E402,F401
 
 __version__ = "0.1.0"
+from theanolite import scan_module  # noqa: E402,F401
+from theanolite.scan_module import scan, map, reduce, foldl, foldr  # noqa: E402,F401,A004

@@ -66,8 +66,22 @@ def function(inputs: Sequence[Any], outputs: Any = None, mode: Any = None, updat
     graph_outputs = out_vars + [u for _, u in update_pairs] + list(in_update_vars)
     maker = FunctionMaker(graph_inputs, graph_outputs, get_mode(mode), len(out_vars),
                           ins, outs, shared_inputs, update_pairs, in_updates)
-    return Function(maker, name=name, allow_input_downcast=allow_input_downcast,
-                    out_kind=out_kind, out_keys=out_keys)
+    result = Function(maker, name=name, allow_input_downcast=allow_input_downcast,
+                      out_kind=out_kind, out_keys=out_keys)
+    # What a pickle needs to rebuild the function elsewhere: the graph, not the program.
+    final_outs = [Out(v, o.borrow) for v, o in zip(out_vars, outs)]
+    result._rebuild_args = (ins, final_outs if out_kind != "single" else final_outs[0], out_kind, out_keys,
+                            update_pairs, maker.mode, name, allow_input_downcast)
+    return result
+
+
+def _rebuild_function(ins: list, outs: Any, out_kind: str, out_keys: list | None, updates: list,
+                      mode: Mode, name: str | None, allow_input_downcast: bool | None) -> "Function":
+    """Unpickling: compile the pickled graph again (a warm compile cache makes it cheap)."""
+    if out_kind == "dict":
+        outs = dict(zip(out_keys, outs))
+    return function(ins, outs, mode=mode, updates=updates, name=name, no_default_updates=True,
+                    allow_input_downcast=allow_input_downcast, on_unused_input="ignore")
 
 
 # ----------------------------------------------------------------------------- normalizing
@@ -337,6 +351,9 @@ class Function:
         if self._out_kind == "dict":
             return dict(zip(self._out_keys, outputs))
         return outputs
+
+    def __reduce__(self) -> tuple:
+        return (_rebuild_function, self._rebuild_args)
 
     def copy(self) -> "Function":
         return Function(self.maker, self.name, None, self._out_kind, self._out_keys)

@@ -145,7 +145,7 @@ def _branch_region(fgraph: FunctionGraph, lazy: Apply, slots: set[int], nodes: l
         if not all((client is lazy and i in slots) or client in region
                    for out in node.outputs for client, i in fgraph.clients.get(out, [])):
             continue
-        if node in hazards and not _all_downstream(fgraph, node, hazards[node]):
+        if node in hazards and not _all_ordered(fgraph, node, hazards[node]):
             continue
         region.add(node)
         for inp in node.inputs:
@@ -154,11 +154,7 @@ def _branch_region(fgraph: FunctionGraph, lazy: Apply, slots: set[int], nodes: l
 
 
 def _destroy_hazards(nodes: list[Apply]) -> dict[Apply, list[Apply]]:
-    """For each node reading a buffer that another node destroys: those destroyers.
-
-    Delaying such a reader could move it after the destruction; it stays lazy only if
-    every destroyer depends on it (and so runs after it in any order).
-    """
+    """For each node reading a buffer that another node destroys: those destroyers."""
     root: dict[Any, Any] = {}
     destroyers: dict[Any, list[Apply]] = {}
     for node in nodes:
@@ -180,17 +176,28 @@ def _destroy_hazards(nodes: list[Apply]) -> dict[Apply, list[Apply]]:
     return hazards
 
 
-def _all_downstream(fgraph: FunctionGraph, node: Apply, targets: list[Apply]) -> bool:
-    """True if every node of ``targets`` uses (transitively) an output of ``node``."""
-    remaining = set(targets)
+def _all_ordered(fgraph: FunctionGraph, node: Apply, destroyers: list[Apply]) -> bool:
+    """True if each destroyer is an ancestor or a descendant of ``node``.
+
+    Delaying ``node`` to its branch keeps it after its ancestors and before its
+    descendants; only a destroyer unrelated to it could end up running in between.
+    """
+    remaining = set(destroyers)
     seen: set[Apply] = set()
     stack = list(node.outputs)
-    while stack and remaining:
+    while stack and remaining:  # descendants
         for client, _ in fgraph.clients.get(stack.pop(), []):
             if client != "output" and client not in seen:
                 seen.add(client)
                 remaining.discard(client)
                 stack.extend(client.outputs)
+    stack = list(node.inputs)
+    while stack and remaining:  # ancestors
+        owner = stack.pop().owner
+        if owner is not None and owner not in seen:
+            seen.add(owner)
+            remaining.discard(owner)
+            stack.extend(owner.inputs)
     return not remaining
 
 

@@ -1,5 +1,5 @@
 """Ops that create tensors from shapes: ``Alloc`` (zeros, ones, full), ``Eye``, ``ARange``
-and ``MakeVector`` (a vector from scalars), plus the helpers that read symbolic shape
+and ``MakeVector`` (a vector from scalars), ``tile`` (an alloc reshaped), plus the helpers that read symbolic shape
 vectors (``get_vector_length``, ``vector_entries``).
 
 Shapes are int64 everywhere: every shape argument is converted to an int64 scalar (or
@@ -19,12 +19,13 @@ from theanolite.scalar import basic as scal
 from theanolite.tensor.basic import (NotScalarConstantError, Shape, as_tensor_variable, cast,
                                      constant, get_scalar_constant_value, shape_i, zeros_like)
 from theanolite.tensor.elemwise import Elemwise, sum_to_broadcastable
+from theanolite.tensor.math import ceil, maximum, sub, true_div
 from theanolite.tensor.type import TensorType
 from theanolite.tensor.var import TensorVariable
 
 __all__ = [
     "Alloc", "alloc", "zeros", "ones", "full", "Eye", "eye", "identity_like", "ARange",
-    "arange", "MakeVector", "get_vector_length",
+    "arange", "MakeVector", "get_vector_length", "tile",
 ]
 
 _INT_KINDS = "iu"
@@ -130,9 +131,8 @@ def _is_join_axis0(node: Apply) -> bool:
 def vector_entries(v: Variable, n: int | None = None) -> list[TensorVariable]:
     """The entries of the integer vector ``v`` as int64 scalars.
 
-    Constant, ``MakeVector``, ``shape(x)`` and joined vectors are read directly (no
-    Subtensor in the graph); anything else is indexed, which needs its length (``n`` or
-    ``get_vector_length``).
+    Constant, ``MakeVector``, ``shape(x)`` and joined vectors are read directly; anything
+    else is split into its entries, which needs its length (``n`` or ``get_vector_length``).
     """
     owner = v.owner
     if isinstance(v, Constant):
@@ -149,7 +149,18 @@ def vector_entries(v: Variable, n: int | None = None) -> list[TensorVariable]:
         if _is_join_axis0(owner):
             return [e for t in owner.inputs[1:] for e in vector_entries(t)]
     length = n if n is not None else get_vector_length(v)
-    return [as_int_scalar(v[i], "entry", "vector_entries") for i in range(length)]
+    return [as_int_scalar(e, "entry", "vector_entries") for e in _split_entries(v, length)]
+
+
+def _split_entries(v: Variable, n: int) -> list[Variable]:
+    """The ``n`` entries of ``v`` as scalars, via Split into length-1 pieces (this module
+    must not depend on Subtensor)."""
+    from theanolite.tensor.shape_ops import Split, reshape
+    if n == 0:
+        return []
+    ones = constant(np.ones(n, dtype="int64"))
+    pieces = Split(n).make_node(v, 0, ones).outputs
+    return [reshape(p, [], ndim=0) for p in pieces]
 
 
 def constant_entries(v: Variable, n: int) -> list[int | None]:
@@ -172,7 +183,7 @@ def _shape_args(shape: Sequence[Any], opname: str) -> list[TensorVariable]:
     """``*shape`` of alloc/zeros: ints, int scalars, or a single list/tuple/int vector."""
     if len(shape) == 1 and isinstance(shape[0], (list, tuple)):
         shape = tuple(shape[0])
-    elif len(shape) == 1 and isinstance(shape[0], Variable) and getattr(shape[0], "ndim", 0) == 1:
+    elif len(shape) == 1 and np.ndim(shape[0]) == 1:  # an int vector (variable or array)
         vec = as_int_vector(shape[0], "shape", opname)
         shape = tuple(vector_entries(vec))
     return [as_int_scalar(s, f"shape[{k}]", opname) for k, s in enumerate(shape)]
@@ -212,19 +223,9 @@ class MakeVector(Op):
     def L_op(self, inputs, outputs, output_grads):
         if self.dtype in scal.discrete_dtypes:
             return [_float_zeros(i) for i in inputs]
-        from theanolite.tensor.shape_ops import Split, reshape
-        gz = output_grads[0]
-        if not inputs:
-            return []
-        ones = constant(np.ones(len(inputs), dtype="int64"))
-        pieces = Split(len(inputs)).make_node(gz, 0, ones).outputs
-        grads = []
-        for inp, piece in zip(inputs, pieces):
-            if inp.dtype in scal.discrete_dtypes:
-                grads.append(_float_zeros(inp))
-            else:
-                grads.append(cast(reshape(piece, [], ndim=0), inp.dtype))
-        return grads
+        pieces = _split_entries(output_grads[0], len(inputs))
+        return [_float_zeros(inp) if inp.dtype in scal.discrete_dtypes else cast(piece, inp.dtype)
+                for inp, piece in zip(inputs, pieces)]
 
     def R_op(self, inputs, eval_points):
         if all(e is None for e in eval_points):
@@ -415,7 +416,6 @@ class ARange(Op):
         return Apply(self, ins, [TensorType(self.dtype, (False,))()])
 
     def infer_shape(self, fgraph: Any, node: Apply, input_shapes: list) -> list:
-        from theanolite.tensor.math import ceil, maximum, sub, true_div
         start, stop, step = node.inputs
         if _constant_equals(step, 1) and all(np.dtype(v.dtype).kind in "biu" for v in (start, stop)):
             if _constant_equals(start, 0):
@@ -512,3 +512,50 @@ def _arange_dtype(*dtypes: str) -> str:
             else:
                 dtype = numpy_dtype
     return dtype
+
+
+# ----------------------------------------------------------------------------- tile
+
+def tile(x: Any, reps: Any, ndim: int | None = None) -> TensorVariable:
+    """``numpy.tile``: ``x`` repeated ``reps`` times along each dimension.
+
+    ``reps`` is an int, an int scalar, a list of those, or an int vector (whose length must
+    be known, or ``ndim`` given). Built from alloc, dimshuffle and reshape.
+    """
+    x = as_tensor_variable(x)
+    if ndim is not None and ndim < x.ndim:
+        raise ValueError(f"tile: ndim={ndim} is smaller than the input's {x.ndim} dimensions")
+    if isinstance(reps, (list, tuple)):
+        reps_list = [as_int_scalar(r, f"reps[{k}]", "tile") for k, r in enumerate(reps)]
+    else:
+        vec = as_int_vector(reps, "reps", "tile")
+        reps_list = vector_entries(vec, _length_or(vec, ndim))
+    for k, r in enumerate(reps_list):
+        if isinstance(r, Constant) and int(r.data) < 0:
+            raise ValueError(f"tile: reps[{k}] is negative ({int(r.data)})")
+    if ndim is not None and len(reps_list) > ndim:
+        raise ValueError(f"tile: {len(reps_list)} repetitions for ndim={ndim}")
+    ndim = max(len(reps_list), x.ndim) if ndim is None else ndim
+    reps_list = [constant(1, dtype="int64")] * (ndim - len(reps_list)) + reps_list
+    shape = [constant(1, dtype="int64")] * (ndim - x.ndim) + [shape_i(x, d) for d in range(x.ndim)]
+    y = alloc(x, *(reps_list + shape))
+    y = y.dimshuffle([i for d in range(ndim) for i in (d, ndim + d)])
+    from theanolite.tensor.shape_ops import reshape
+    return reshape(y, [_const_mul(s, r) for s, r in zip(shape, reps_list)], ndim=ndim)
+
+
+def _length_or(vec: Variable, ndim: int | None) -> int:
+    try:
+        return get_vector_length(vec)
+    except ValueError:
+        if ndim is None:
+            raise ValueError("tile: the length of the symbolic reps vector is unknown; "
+                             "pass ndim=") from None
+        return ndim
+
+
+def _const_mul(a: Variable, b: Variable) -> Any:
+    try:
+        return int(get_scalar_constant_value(a)) * int(get_scalar_constant_value(b))
+    except NotScalarConstantError:
+        return a * b

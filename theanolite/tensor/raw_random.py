@@ -237,13 +237,18 @@ def as_size_vector(size: Any) -> Variable:
     return cast(v, "int64")
 
 
+def _is_make_vector(op: Op) -> bool:
+    # T.stack of scalars (shape_ops' MakeVector) carries its entries like MakeSize.
+    return isinstance(op, MakeSize) or type(op).__name__ == "MakeVector"
+
+
 def vector_length(v: Variable) -> int:
     """The length of a size vector when it is known at graph-building time."""
     if isinstance(v, Constant):
         return len(np.asarray(v.data))
     node = v.owner
     if node is not None:
-        if isinstance(node.op, MakeSize):
+        if _is_make_vector(node.op):
             return len(node.inputs)
         if isinstance(node.op, Shape):
             return node.inputs[0].ndim
@@ -259,7 +264,7 @@ def size_entries(v: Variable, n: int) -> list[Variable]:
     if isinstance(v, Constant):
         return [constant(int(s), dtype="int64") for s in np.asarray(v.data)[:n]]
     node = v.owner
-    if node is not None and isinstance(node.op, MakeSize):
+    if node is not None and _is_make_vector(node.op):
         return [cast(s, "int64") for s in node.inputs[:n]]
     if node is not None and isinstance(node.op, Shape):
         return [shape_i(node.inputs[0], i) for i in range(n)]

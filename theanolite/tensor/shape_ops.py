@@ -1,10 +1,10 @@
 """Structural tensor ops: reshape, flatten, squeeze, padding, specify_shape, join /
-concatenate / stack, split, tile and roll (Theano names and semantics).
+concatenate / stack, split and roll (Theano names and semantics).
 
 Primitives are ``Reshape``, ``SpecifyShape``, ``Join`` and ``Split``; ``flatten``,
-``stack``, ``tile`` and ``roll`` are compositions of them (their gradients come for free).
-The ops that create tensors from shapes (``alloc``, ``zeros``, ``eye``, ``arange``, ...)
-live in ``alloc_ops`` and are re-exported here.
+``stack`` and ``roll`` are compositions of them (their gradients come for free).
+The ops that create tensors from shapes (``alloc``, ``zeros``, ``eye``, ``arange``,
+``tile``, ...) live in ``alloc_ops`` and are re-exported here.
 """
 from __future__ import annotations
 
@@ -19,19 +19,19 @@ from theanolite.graph.op import Op
 from theanolite.scalar import basic as scal
 from theanolite.tensor import alloc_ops
 from theanolite.tensor.alloc_ops import *  # noqa: F401,F403
-from theanolite.tensor.alloc_ops import (MakeVector, alloc, as_int_scalar, as_int_vector,
+from theanolite.tensor.alloc_ops import (MakeVector, as_int_scalar, as_int_vector,
                                          constant_entries, get_vector_length, vector_entries)
-from theanolite.tensor.basic import (NotScalarConstantError, Shape_i, as_tensor_variable, cast,
-                                     constant, get_scalar_constant_value, patternbroadcast,
-                                     shape_i, zeros_like)
-from theanolite.tensor.elemwise import DimShuffle
+from theanolite.tensor.basic import (Shape_i, as_tensor_variable, cast, constant,
+                                     patternbroadcast, shape_i, zeros_like)
+from theanolite.tensor.elemwise import DimShuffle, Elemwise
+from theanolite.tensor.math import eq, int_div, lt, maximum, mul, switch
 from theanolite.tensor.type import TensorType
 from theanolite.tensor.var import TensorVariable
 
 __all__ = list(alloc_ops.__all__) + [
     "Reshape", "reshape", "flatten", "squeeze", "shape_padleft", "shape_padright",
     "shape_padaxis", "SpecifyShape", "specify_shape", "Join", "join", "concatenate", "stack",
-    "Split", "split", "horizontal_stack", "vertical_stack", "tile", "roll",
+    "Split", "split", "horizontal_stack", "vertical_stack", "roll",
 ]
 
 AxisError = np.exceptions.AxisError  # both an IndexError and a ValueError, as in numpy
@@ -52,7 +52,6 @@ def _shape_of(x: Variable) -> list[TensorVariable]:
 
 
 def _prod(items: Sequence[Any]) -> Any:
-    from theanolite.tensor.math import mul
     result: Any = 1
     for item in items:
         both_int = isinstance(result, int) and isinstance(item, int)
@@ -79,7 +78,6 @@ def _dim_at(x: Variable, axis_var: Variable, axis: int | None) -> TensorVariable
     """Length of ``x`` along ``axis`` (symbolic axes pick among the dims with switch)."""
     if axis is not None:
         return shape_i(x, axis)
-    from theanolite.tensor.math import eq, switch
     axis_n = _nonneg_axis(axis_var, x.ndim)
     result = shape_i(x, x.ndim - 1)
     for d in range(x.ndim - 2, -1, -1):
@@ -88,7 +86,6 @@ def _dim_at(x: Variable, axis_var: Variable, axis: int | None) -> TensorVariable
 
 
 def _nonneg_axis(axis_var: Variable, ndim: int) -> TensorVariable:
-    from theanolite.tensor.math import lt, switch
     return switch(lt(axis_var, 0), axis_var + ndim, axis_var)
 
 
@@ -127,7 +124,6 @@ class Reshape(Op):
         return Apply(self, [x, shp], [TensorType(x.dtype, [k == 1 for k in known])()])
 
     def infer_shape(self, fgraph: Any, node: Apply, input_shapes: list) -> list:
-        from theanolite.tensor.math import eq, int_div, maximum, switch
         if not input_shapes[0]:
             return [(1,) * self.ndim]  # a 0-d input has one element
         size = _prod(list(input_shapes[0]))
@@ -176,7 +172,16 @@ class Reshape(Op):
 
 
 def _is_shape_entry(e: Variable) -> bool:
-    return e.owner is not None and isinstance(e.owner.op, Shape_i)
+    """True if ``e`` is a length (Shape_i, or a product of lengths): never -1."""
+    if isinstance(e, Constant):
+        return int(e.data) >= 0
+    if e.owner is None:
+        return False
+    op = e.owner.op
+    if isinstance(op, Shape_i):
+        return True
+    return (isinstance(op, Elemwise) and isinstance(op.scalar_op, scal.Mul)
+            and all(_is_shape_entry(i) for i in e.owner.inputs))
 
 
 def reshape(x: Any, newshape: Any, ndim: int | None = None) -> TensorVariable:
@@ -203,7 +208,10 @@ def flatten(x: Any, ndim: int | None = None, outdim: int | None = None) -> Tenso
     if ndim < 1 or (ndim > 1 and ndim > x.ndim):
         raise ValueError(f"flatten: ndim={ndim} is out of bounds [1, {max(x.ndim, 1)}] for the "
                          f"{x.ndim}-d input {x}")
-    out = reshape(x, _shape_of(x)[: ndim - 1] + [-1], ndim=ndim)
+    # The last length is the product of the flattened ones, not -1: numpy cannot infer a
+    # -1 when the other lengths multiply to 0.
+    shape = _shape_of(x)
+    out = reshape(x, shape[: ndim - 1] + [_prod(shape[ndim - 1:])], ndim=ndim)
     if all(x.broadcastable[ndim - 1:]) and x.ndim:
         out = patternbroadcast(out, out.broadcastable[:-1] + (True,))
     return out
@@ -347,7 +355,6 @@ class Join(Op):
                 total = total + shp[d]
             other = 1 if node.outputs[0].broadcastable[d] else shapes[0][d]
             if ax is None:
-                from theanolite.tensor.math import eq, switch
                 axis_n = _nonneg_axis(axis_var, tensors[0].ndim)
                 out.append(switch(eq(axis_n, d), total, other))
             else:
@@ -451,7 +458,7 @@ def _stack_args(args: tuple, kwargs: dict) -> tuple[list, Any]:
 
 
 def _is_scalar_like(t: Any) -> bool:
-    if isinstance(t, (int, float, complex, np.number, np.bool_)) and not isinstance(t, bool):
+    if isinstance(t, (int, float, complex, np.number, np.bool_)):
         return True
     return isinstance(t, Variable) and isinstance(t.type, TensorType) and t.ndim == 0
 
@@ -520,7 +527,6 @@ class Split(Op):
             if ax is not None:
                 result.append(tuple(size if d == ax else xshape[d] for d in range(x.ndim)))
             else:
-                from theanolite.tensor.math import eq, switch
                 axis_n = _nonneg_axis(axis_var, x.ndim)
                 result.append(tuple(switch(eq(axis_n, d), size, xshape[d]) for d in range(x.ndim)))
         return result
@@ -577,51 +583,7 @@ def split(x: Any, splits_size: Any, n_splits: int, axis: Any = 0) -> Any:
     return Split(n_splits)(x, axis, splits_size)
 
 
-# ----------------------------------------------------------------------------- tile, roll
-
-def tile(x: Any, reps: Any, ndim: int | None = None) -> TensorVariable:
-    """``numpy.tile``: ``x`` repeated ``reps`` times along each dimension.
-
-    ``reps`` is an int, an int scalar, a list of those, or an int vector (whose length must
-    be known, or ``ndim`` given). Built from alloc, dimshuffle and reshape.
-    """
-    x = as_tensor_variable(x)
-    if ndim is not None and ndim < x.ndim:
-        raise ValueError(f"tile: ndim={ndim} is smaller than the input's {x.ndim} dimensions")
-    if isinstance(reps, (list, tuple)):
-        reps_list = [as_int_scalar(r, f"reps[{k}]", "tile") for k, r in enumerate(reps)]
-    else:
-        vec = as_int_vector(reps, "reps", "tile")
-        reps_list = vector_entries(vec, _length_or(vec, ndim))
-    for k, r in enumerate(reps_list):
-        if isinstance(r, Constant) and int(r.data) < 0:
-            raise ValueError(f"tile: reps[{k}] is negative ({int(r.data)})")
-    if ndim is not None and len(reps_list) > ndim:
-        raise ValueError(f"tile: {len(reps_list)} repetitions for ndim={ndim}")
-    ndim = max(len(reps_list), x.ndim) if ndim is None else ndim
-    reps_list = [constant(1, dtype="int64")] * (ndim - len(reps_list)) + reps_list
-    shape = [constant(1, dtype="int64")] * (ndim - x.ndim) + _shape_of(x)
-    y = alloc(x, *(reps_list + shape))
-    y = y.dimshuffle([i for d in range(ndim) for i in (d, ndim + d)])
-    return reshape(y, [_const_mul(s, r) for s, r in zip(shape, reps_list)], ndim=ndim)
-
-
-def _length_or(vec: Variable, ndim: int | None) -> int:
-    try:
-        return get_vector_length(vec)
-    except ValueError:
-        if ndim is None:
-            raise ValueError("tile: the length of the symbolic reps vector is unknown; "
-                             "pass ndim=") from None
-        return ndim
-
-
-def _const_mul(a: Variable, b: Variable) -> Any:
-    try:
-        return int(get_scalar_constant_value(a)) * int(get_scalar_constant_value(b))
-    except NotScalarConstantError:
-        return a * b
-
+# ----------------------------------------------------------------------------- roll
 
 def roll(x: Any, shift: Any, axis: Any = None) -> TensorVariable:
     """``numpy.roll``: elements shifted by ``shift`` along ``axis`` (the flattened array if
@@ -642,7 +604,6 @@ def roll(x: Any, shift: Any, axis: Any = None) -> TensorVariable:
             return reshape(roll(flatten(x), shift, 0), _shape_of(x), ndim=x.ndim)
         axis = 0
     axis = _normalize_axis(int(axis), x.ndim, "roll")
-    from theanolite.tensor.math import maximum
     n = shape_i(x, axis)
     s = as_int_scalar(shift, "shift", "roll") % maximum(n, 1)
     front, back = Split(2).make_node(x, axis, stack([n - s, s])).outputs

@@ -355,6 +355,13 @@ def crossentropy_softmax_1hot(x: Any, y_idx: Any) -> tuple[Variable, Variable]:
 
 # ----------------------------------------------------------------------------- activations
 
+def _float_const(value: float, like: Variable) -> Variable:
+    # A Python float that is not exact in float32 would otherwise upcast float32 inputs.
+    from theanolite.scalar.basic import upgrade_to_float
+    from theanolite.tensor.basic import constant
+    return constant(value, dtype=upgrade_to_float(like.dtype))
+
+
 def relu(x: Any, alpha: Any = 0) -> Variable:
     """Rectified linear unit: ``x`` where positive, ``alpha * x`` elsewhere.
 
@@ -377,9 +384,11 @@ def elu(x: Any, alpha: Any = 1) -> Variable:
 
 
 def selu(x: Any) -> Variable:
-    """Scaled exponential linear unit (the self-normalizing constants of Klambauer et al.)."""
-    alpha = 1.6732632423543772848170429916717
-    scale = 1.0507009873554804934193349852946
+    """Scaled exponential linear unit (the self-normalizing constants of Klambauer et al.),
+    computed in the float dtype of ``x``."""
+    x = as_tensor_variable(x)
+    alpha = _float_const(1.6732632423543772848170429916717, x)
+    scale = _float_const(1.0507009873554804934193349852946, x)
     return scale * elu(x, alpha)
 
 
@@ -390,9 +399,10 @@ def softsign(x: Any) -> Variable:
 
 
 def hard_sigmoid(x: Any) -> Variable:
-    """Theano's piecewise-linear sigmoid: ``clip(0.2 x + 0.5, 0, 1)``."""
+    """Theano's piecewise-linear sigmoid: ``clip(0.2 x + 0.5, 0, 1)``, computed in the
+    float dtype of ``x`` (float32 stays float32)."""
     x = as_tensor_variable(x)
-    return tm.clip(x * 0.2 + 0.5, 0.0, 1.0)
+    return tm.clip(x * _float_const(0.2, x) + _float_const(0.5, x), 0, 1)
 
 
 def ultra_fast_sigmoid(x: Any) -> Variable:

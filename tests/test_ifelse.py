@@ -348,6 +348,16 @@ def test_lazy_regions_structure_and_plain_programs_stay_plain():
     assert type(plain.maker.program) is PyProgram
 
 
+def test_pickled_function_stays_lazy():
+    import pickle
+    c = T.iscalar("c")
+    x = T.dvector("x")
+    f = theano.function([c, x], ifelse(c, T.exp(x), Spy(fail=True)(x)))
+    g = pickle.loads(pickle.dumps(f))
+    assert isinstance(g.maker.program, LazyPyProgram)
+    np.testing.assert_allclose(g(1, np.zeros(2)), np.ones(2))
+
+
 # ----------------------------------------------------------------------------- property
 
 @settings(max_examples=20, deadline=None)

@@ -9,7 +9,7 @@ import theanolite as theano
 import theanolite.tensor as T
 from theanolite.gradient import Lop, Rop, verify_grad
 from theanolite.tensor import nnet
-from theanolite.tensor.nnet.basic import CrossentropyCategorical1Hot, LogSoftmax, OneHotPick, Softmax
+from theanolite.tensor.nnet.basic import CrossentropyCategorical1Hot, LogSoftmax, Softmax
 
 MODES = ["FAST_RUN", "FAST_COMPILE"]
 

@@ -193,3 +193,30 @@ def test_optimized_and_unoptimized_functions_agree(expr, seed) -> None:
         a, b = fast(xv, yv), slow(xv, yv)
     assert a.shape == b.shape
     np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12, equal_nan=True)
+
+
+def test_useless_reshape_sum_and_dimshuffle_are_removed() -> None:
+    x = T.dmatrix("x")
+    f, fg = optimized([T.reshape(x, x.shape), T.sum(x, axis=[]), x.dimshuffle(0, 1),
+                       x.dimshuffle("x", 0, 1).dimshuffle(1, 2)], [x])
+    assert all(out is fg.inputs[0] for out in fg.outputs)
+    v = np.arange(6.0).reshape(2, 3)
+    for got in f(v):
+        np.testing.assert_array_equal(got, v)
+
+
+def test_reshape_of_reshape_becomes_one_reshape() -> None:
+    x = T.dmatrix("x")
+    f, fg = optimized(T.reshape(T.reshape(x, (6,)), (3, 2)), [x])
+    assert len(fg.apply_nodes) == 1
+    np.testing.assert_array_equal(f(np.arange(6.0).reshape(2, 3)), np.arange(6.0).reshape(3, 2))
+
+
+def test_shape_of_an_intermediate_does_not_compute_it() -> None:
+    x = T.dmatrix("x")
+    y = T.exp(x) * 2
+    f, fg = optimized([y.shape[0], T.shape(T.dot(x, x.T))], [x])
+    assert not any("exp" in str(getattr(n.op, "scalar_op", "")) for n in fg.apply_nodes)
+    assert not any(type(n.op).__name__ == "Dot" for n in fg.apply_nodes)
+    a, b = f(np.ones((4, 3)))
+    assert int(a) == 4 and b.tolist() == [4, 4]

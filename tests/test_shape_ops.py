@@ -2,8 +2,6 @@
 dtypes, broadcastable flags, errors, infer_shape, gradients and R_op/L_op consistency."""
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -325,7 +323,7 @@ def test_flatten_broadcastable_zero_d_and_errors():
     assert T.flatten(r, 2).broadcastable == (False, True)
     assert T.flatten(r, 1).broadcastable == (False,)
     assert T.flatten(T.drow(), 1).broadcastable == (False,)
-    assert x_flat_outdim().ndim == 2
+    assert T.dtensor3().flatten(outdim=2).ndim == 2
     s = T.dscalar("s")
     assert _f([s], T.flatten(s))(2.0).shape == (1,)
     m = T.dmatrix()
@@ -334,10 +332,6 @@ def test_flatten_broadcastable_zero_d_and_errors():
     with pytest.raises(ValueError, match="out of bounds"):
         T.flatten(m, 0)
     assert m.flatten().ndim == 1
-
-
-def x_flat_outdim():
-    return T.dtensor3().flatten(outdim=2)
 
 
 def test_squeeze_and_padding():
@@ -687,3 +681,16 @@ def test_split_join_round_trips(shape, data):
     np.testing.assert_array_equal(got[0], val)
     for g, w in zip(got[1:], np.split(val, np.cumsum(sizes)[:-1], axis=axis)):
         np.testing.assert_array_equal(g, w)
+
+
+@pytest.mark.parametrize("name, fn", [
+    ("flatten", lambda x: T.flatten(x, 2)),
+    ("tile", lambda x: T.tile(x, (2, 1, 2))),
+    ("roll", lambda x: T.roll(x, 2)),
+    ("stack", lambda x: T.stack([x, 3 * x], axis=1)),
+    ("specify_shape", lambda x: T.specify_shape(x, (2, 3, 2))),
+    ("squeeze_pad", lambda x: T.squeeze(T.shape_padaxis(x, 1))),
+], ids=lambda v: v if isinstance(v, str) else "")
+def test_rop_lop_dot_product_consistency(name, fn):
+    rng = np.random.default_rng(10)
+    _dot_consistency(fn, rng.random((2, 3, 2)), rng)

@@ -8,7 +8,10 @@ from theanolite.rewriting.db import register
 from theanolite.rewriting.utils import as_type_of, is_elemwise
 from theanolite.scalar import basic as scal
 from theanolite.tensor.basic import Rebroadcast
+from theanolite.tensor.alloc_ops import MakeVector
 from theanolite.tensor.elemwise import DimShuffle
+from theanolite.tensor.reduction import Sum
+from theanolite.tensor.shape_ops import Reshape
 from theanolite.tensor.var import TensorConstant
 
 
@@ -104,3 +107,39 @@ def local_useless_rebroadcast(fgraph, node):
 def as_type_of_rebroadcast(x, like):
     from theanolite.tensor.basic import patternbroadcast
     return patternbroadcast(x, like.broadcastable)
+
+
+def _same_dim(entry, x, d) -> bool:
+    """True if the symbolic length ``entry`` is, by construction, dimension ``d`` of ``x``."""
+    from theanolite.tensor.basic import Shape_i
+    if entry.owner is not None and isinstance(entry.owner.op, Shape_i):
+        return entry.owner.inputs[0] is x and entry.owner.op.i == d
+    return False
+
+
+@register("canonicalize", "useless", tracks=[Reshape])
+def local_useless_reshape(fgraph, node):
+    """reshape(x, shape) -> x when the new shape is, dimension by dimension, x's own
+    shape (Shape_i of x, or 1 on a broadcastable dim); reshape(reshape(x, s1), s2) ->
+    reshape(x, s2)."""
+    x, shp = node.inputs
+    out = node.outputs[0]
+    if x.owner is not None and isinstance(x.owner.op, Reshape) and len(fgraph.clients.get(x, [])) == 1:
+        return [as_type_of(node.op(x.owner.inputs[0], shp), out)]
+    if x.ndim != out.ndim or shp.owner is None or not isinstance(shp.owner.op, MakeVector):
+        return None
+    for d, entry in enumerate(shp.owner.inputs):
+        if _same_dim(entry, x, d):
+            continue
+        if x.broadcastable[d] and isinstance(entry, Constant) and int(entry.data) == 1:
+            continue
+        return None
+    return [as_type_of(x, out)]
+
+
+@register("canonicalize", "useless", tracks=[Sum])
+def local_sum_over_no_axes(fgraph, node):
+    """sum(x, axis=()) -> x (cast to the sum's dtype)."""
+    if node.op.axis == ():
+        return [as_type_of(node.inputs[0], node.outputs[0])]
+    return None

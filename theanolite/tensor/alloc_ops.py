@@ -37,7 +37,7 @@ def _disconnected() -> Variable:
 
 
 def _tsum(x: Variable, axis: Any = None) -> Variable:
-    # reduction imports tensor modules that import this one: import at call time.
+    # A sibling module that may come to import this one: import it at call time.
     from theanolite.tensor.reduction import sum as tsum
     return tsum(x, axis=axis)
 

@@ -126,7 +126,7 @@ class Reshape(Op):
     def infer_shape(self, fgraph: Any, node: Apply, input_shapes: list) -> list:
         if not input_shapes[0]:
             return [(1,) * self.ndim]  # a 0-d input has one element
-        size = _prod(list(input_shapes[0]))
+        size = _prod([as_int_scalar(s, "input length", "Reshape") for s in input_shapes[0]])
         entries = vector_entries(node.inputs[1], self.ndim)
         known = constant_entries(node.inputs[1], self.ndim)
         if -1 in known:
@@ -395,7 +395,7 @@ class Join(Op):
             return [None]
         evs = [zeros_like(t) if e is None else e for t, e in zip(inputs[1:], eval_points[1:])]
         out = self(inputs[0], *evs)
-        dtype = self.make_node(*inputs).outputs[0].dtype
+        dtype = scal.upcast(*[t.dtype for t in inputs[1:]])
         return [out if out.dtype == dtype else cast(out, dtype)]
 
     def connection_pattern(self, node: Apply) -> list[list[bool]]:
@@ -460,6 +460,8 @@ def _stack_args(args: tuple, kwargs: dict) -> tuple[list, Any]:
 def _is_scalar_like(t: Any) -> bool:
     if isinstance(t, (int, float, complex, np.number, np.bool_)):
         return True
+    if isinstance(t, np.ndarray):
+        return t.ndim == 0
     return isinstance(t, Variable) and isinstance(t.type, TensorType) and t.ndim == 0
 
 

@@ -13,9 +13,9 @@ import numpy as np
 
 from theanolite.graph.basic import Apply, Variable
 from theanolite.graph.op import Op
-from theanolite.scalar.basic import discrete_dtypes, float_dtypes, int_dtypes, uint_dtypes
+from theanolite.scalar.basic import float_dtypes, int_dtypes, uint_dtypes
 from theanolite.tensor import math as tm
-from theanolite.tensor.basic import as_tensor_variable, zeros_like
+from theanolite.tensor.basic import as_tensor_variable
 from theanolite.tensor.type import TensorType
 
 __all__ = [

@@ -13,18 +13,23 @@ A small, self-contained library the compiler backend calls:
     store.record_hit(entry)
     load(entry.module_path)
 
-See keys.py (what a key is), store.py (publish/lookup contracts), locks.py.
+See keys.py (what a key is), store.py (publish/lookup contracts), locks.py,
+bundle.py (export/import), and cli.py (the ``theanolite-cache`` command).
 """
 
+from .bundle import ExportReport, ImportReport, export_bundle, import_bundle
 from .entry import Entry, EntryInfo, VerifyReport
-from .errors import CacheError, CacheUnavailable, CacheWarning, LockTimeout
+from .errors import (BundleError, CacheError, CacheUnavailable, CacheWarning, KeyPrefixError,
+                     LockTimeout)
 from .keys import (describe_key_parts, diff_key_parts, is_key, make_key, part_digest,
                    platform_tag)
 from .locks import KeyLock
-from .store import CacheStore, default_cache_dir
+from .store import CacheStore, default_cache_dir, resolve_cache_dir
 
 __all__ = [
-    "CacheError", "CacheStore", "CacheUnavailable", "CacheWarning", "Entry", "EntryInfo",
-    "KeyLock", "LockTimeout", "VerifyReport", "default_cache_dir", "describe_key_parts",
-    "diff_key_parts", "is_key", "make_key", "part_digest", "platform_tag",
+    "BundleError", "CacheError", "CacheStore", "CacheUnavailable", "CacheWarning", "Entry",
+    "EntryInfo", "ExportReport", "ImportReport", "KeyLock", "KeyPrefixError", "LockTimeout",
+    "VerifyReport", "default_cache_dir", "describe_key_parts", "diff_key_parts",
+    "export_bundle", "import_bundle", "is_key", "make_key", "part_digest", "platform_tag",
+    "resolve_cache_dir",
 ]

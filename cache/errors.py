@@ -28,3 +28,14 @@ class LockTimeout(CacheUnavailable, TimeoutError):
 class CacheWarning(UserWarning):
     """An entry was refused (unsafe ownership or permissions) or quarantined
     (corrupt module, broken meta.json). The cache recovers by rebuilding."""
+
+
+class KeyPrefixError(CacheError, LookupError):
+    """A key prefix given by a user matches no entry, several entries, or is not hex.
+    The message names the prefix (and, when ambiguous, the candidates)."""
+
+
+class BundleError(CacheError, ValueError):
+    """A bundle could not be read or was refused (unsafe member, unlisted file, hash
+    mismatch, foreign platform, malformed manifest). When ``import_bundle`` raises
+    this, nothing was published."""

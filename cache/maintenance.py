@@ -7,15 +7,21 @@ declared below and on ``CacheStore.remove``/``_quarantine``.
 
 from __future__ import annotations
 
+import json
 import os
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import fsutil
-from .entry import EntryInfo, VerifyReport, inspect_entry, read_info
+from .counters import read_counters
+from .entry import META_NAME, EntryInfo, VerifyReport, inspect_entry, read_info
+from .errors import CacheError, KeyPrefixError
 from .keys import is_key
 from .locks import KeyLock
+
+_HEX = frozenset("0123456789abcdef")
 
 
 def _is_shard(name: str) -> bool:
@@ -62,8 +68,11 @@ class StoreMaintenance:
         return out
 
     def stats(self) -> dict[str, Any]:
-        """JSON-ready totals: entries, bytes, hits, quarantined and temp items."""
+        """JSON-ready totals: entries, bytes, hits, quarantined and temp items, the
+        creation times of the oldest and newest entries, and the ``misses`` and
+        ``compiles`` counters (None where never recorded, e.g. an older cache)."""
         infos = self.entries()
+        recorded = read_counters(self.root)
 
         def count(d: Path) -> int:
             try:
@@ -75,7 +84,84 @@ class StoreMaintenance:
                 "total_bytes": sum(i.size for i in infos),
                 "hits": sum(i.hits for i in infos),
                 "quarantined": count(self._quarantine_dir), "tmp": count(self._tmp),
-                "last_used": max((i.last_used for i in infos), default=None)}
+                "last_used": max((i.last_used for i in infos), default=None),
+                "oldest_created": min((i.created for i in infos), default=None),
+                "newest_created": max((i.created for i in infos), default=None),
+                "misses": recorded.get("misses"), "compiles": recorded.get("compiles")}
+
+    def resolve_key(self, prefix: str) -> str:
+        """The one key of an entry on disk that starts with ``prefix`` (hex digits,
+        case-insensitive, at least one). Raises KeyPrefixError when the prefix is not
+        hex, matches nothing, or matches several entries (naming a few of them)."""
+        p = prefix.strip().lower()
+        if not p or len(p) > 64 or not set(p) <= _HEX:
+            raise KeyPrefixError(f"not a key or key prefix (hex digits): {prefix!r}")
+        if len(p) >= 2:  # one shard holds every candidate: no full scan
+            names = self._listdir(self.root / p[:2])
+            found = [n for n in names if is_key(n) and n.startswith(p)]
+        else:
+            found = [k for k in self.keys() if k.startswith(p)]
+        if not found:
+            raise KeyPrefixError(f"no cache entry matches {prefix!r} in {self.root}")
+        if len(found) > 1:
+            shown = ", ".join(k[:16] for k in found[:4]) + (", ..." if len(found) > 4 else "")
+            raise KeyPrefixError(
+                f"{prefix!r} is ambiguous: {len(found)} entries match ({shown}); "
+                "give more digits")
+        return found[0]
+
+    def info(self, key: str) -> dict[str, Any]:
+        """JSON-ready description of ``key``'s entry without verifying or changing it:
+        the parsed meta.json (``meta``, holding every key part), the paths of the entry,
+        module and C source, and the usage record. Raises KeyPrefixError if there is no
+        such entry and CacheError if its meta.json cannot be read."""
+        d = self.entry_dir(key)
+        if not is_key(key) or not os.path.isdir(d):
+            raise KeyPrefixError(f"no cache entry {key!r} in {self.root}")
+        try:
+            meta = json.loads(fsutil.read_file(d / META_NAME))
+            usage = read_info(d, key)
+            module, c_source = meta["module"]["name"], meta["c_source"]["name"]
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise CacheError(f"entry {key} is broken ({type(e).__name__}: {e}); "
+                             "`theanolite-cache verify` will quarantine it") from e
+        return {"key": key, "path": str(d), "module_path": str(d / str(module)),
+                "c_source_path": str(d / str(c_source)), "summary": usage.summary,
+                "size": usage.size, "created": usage.created,
+                "last_used": usage.last_used, "hits": usage.hits, "meta": meta}
+
+    def prune(self, max_bytes: int | None = None, older_than: float | None = None,
+              unused_for: float | None = None, now: float | None = None,
+              dry_run: bool = False) -> list[EntryInfo]:
+        """Delete entries created more than ``older_than`` seconds ago or last used
+        more than ``unused_for`` seconds ago, then least-recently-used ones until the
+        total is at most ``max_bytes``; None disables a rule. Entries whose key lock is
+        held are skipped (and still count towards the total). Returns what was deleted
+        (with ``dry_run``: what would be, nothing is touched), in deletion order."""
+        now = time.time() if now is None else now
+        infos = sorted(self.entries(), key=lambda i: (i.last_used, i.key))
+
+        def expired(i: EntryInfo) -> bool:
+            return ((older_than is not None and now - i.created > older_than)
+                    or (unused_for is not None and now - i.last_used > unused_for))
+
+        # Age rules first: what they delete may already bring the total under the cap.
+        total = sum(i.size for i in infos)
+        removed: list[EntryInfo] = []
+        gone: set[str] = set()
+        for rule in ("age", "size"):
+            for info in infos:
+                if info.key in gone:
+                    continue
+                if rule == "age" and not expired(info):
+                    continue
+                if rule == "size" and (max_bytes is None or total <= max_bytes):
+                    break
+                if dry_run or self.remove(info.key, lock_timeout=0):
+                    total -= info.size
+                    removed.append(info)
+                    gone.add(info.key)
+        return removed
 
     def evict(self, max_bytes: int) -> list[str]:
         """Delete least-recently-used entries until the total is at most ``max_bytes``.

@@ -15,17 +15,19 @@ hit, its mtime is the last-used time), so the warm path never rewrites a big fil
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import tempfile
 import time
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from . import fsutil
-from .entry import HIT_COUNT_CAP, HITS_NAME, Entry, build_names, inspect_entry, seal
+from . import counters, fsutil
+from .entry import (HIT_COUNT_CAP, HITS_NAME, META_NAME, Entry, build_names, inspect_entry,
+                    seal)
 from .errors import CacheUnavailable, CacheWarning, LockTimeout
 from .keys import PartValue, describe_key_parts, is_key, make_key
 from .locks import KeyLock
@@ -34,13 +36,12 @@ from .maintenance import StoreMaintenance
 BuildFn = Callable[[Path], "tuple[str | os.PathLike[str], str | os.PathLike[str]]"]
 
 
-def default_cache_dir(flag_value: str | None = None) -> tuple[Path, str]:
-    """Choose and create (mode 0700) the cache root; return ``(path, reason)``.
+def resolve_cache_dir(flag_value: str | None = None) -> tuple[Path, str]:
+    """Where the cache root is and why, as ``(absolute path, reason)``; creates nothing.
 
     Order: ``flag_value`` (the ``compiledir`` flag), ``$THEANOLITE_CACHE_DIR``,
     ``$XDG_CACHE_HOME/theanolite`` (only if absolute, as the XDG spec says),
-    ``~/.cache/theanolite``. Empty values count as unset; ``~`` is expanded. An existing
-    directory keeps its mode. Raises CacheUnavailable if it cannot be created.
+    ``~/.cache/theanolite``. Empty values count as unset; ``~`` is expanded.
     """
     xdg = os.environ.get("XDG_CACHE_HOME", "")
     if flag_value:
@@ -51,7 +52,15 @@ def default_cache_dir(flag_value: str | None = None) -> tuple[Path, str]:
         raw, reason = os.path.join(xdg, "theanolite"), "$XDG_CACHE_HOME/theanolite"
     else:
         raw, reason = os.path.join("~", ".cache", "theanolite"), "default ~/.cache/theanolite"
-    path = Path(os.path.expanduser(raw)).absolute()
+    return Path(os.path.expanduser(raw)).absolute(), reason
+
+
+def default_cache_dir(flag_value: str | None = None) -> tuple[Path, str]:
+    """Choose (``resolve_cache_dir``) and create (mode 0700) the cache root; return
+    ``(path, reason)``. An existing directory keeps its mode. Raises CacheUnavailable
+    if it cannot be created.
+    """
+    path, reason = resolve_cache_dir(flag_value)
     try:
         fsutil.make_private_dir(path)
     except OSError as e:
@@ -117,7 +126,8 @@ class CacheStore(StoreMaintenance):
         the current user, are group/other-writable or are symlinks is refused with a
         CacheWarning and left in place. A corrupt entry (module sha256 or size mismatch,
         missing file, broken meta.json) is moved to ``quarantine/`` atomically, with a
-        CacheWarning. Raises only ValueError for a malformed key.
+        CacheWarning. Raises only ValueError for a malformed key. Every miss adds one
+        to the ``misses`` counter (counters.py).
         """
         _require_key(key)
         if self._root_problem:
@@ -128,7 +138,10 @@ class CacheStore(StoreMaintenance):
         if status == "unsafe":
             _warn(f"refusing cache entry {key}: {found}")
         elif status == "corrupt":
-            return self._repair(key, found)
+            found = self._repair(key, found)
+            if found is not None:
+                return found
+        counters.bump(self.root, "misses")
         return None
 
     def _repair(self, key: str, reason: str) -> Entry | None:
@@ -201,6 +214,23 @@ class CacheStore(StoreMaintenance):
         if make_key(key_parts) != key:
             raise ValueError("key does not match make_key(key_parts)")
         recorded = describe_key_parts(key_parts)
+        lock = self._lock_for_writing(key, lock_timeout)
+        try:
+            status, found = inspect_entry(self.entry_dir(key), key)
+            if status == "ok":
+                return found  # built by another process while we waited
+            if status != "missing":  # corrupt or foreign: move it out of the way
+                self._quarantine_or_fail(key, found)
+            self._remove_stale_tmp(key)
+            entry = self._build_and_rename(key, recorded, summary, build)
+            counters.bump(self.root, "compiles")
+            return entry
+        finally:
+            lock.release()
+
+    def _lock_for_writing(self, key: str, lock_timeout: float | None) -> KeyLock:
+        """Create tmp/, locks/ and the shard dir, check the shard, take ``key``'s lock
+        and return it (held). Raises CacheUnavailable (LockTimeout on a timeout)."""
         if self._root_problem:
             raise CacheUnavailable(self._root_problem)
         lock = self._lock(key)
@@ -216,16 +246,7 @@ class CacheStore(StoreMaintenance):
             raise
         except OSError as e:
             raise CacheUnavailable(f"cannot write to cache {self.root}: {e}") from e
-        try:
-            status, found = inspect_entry(self.entry_dir(key), key)
-            if status == "ok":
-                return found  # built by another process while we waited
-            if status != "missing":  # corrupt or foreign: move it out of the way
-                self._quarantine_or_fail(key, found)
-            self._remove_stale_tmp(key)
-            return self._build_and_rename(key, recorded, summary, build)
-        finally:
-            lock.release()
+        return lock
 
     def _build_and_rename(self, key: str, recorded: dict[str, Any], summary: str,
                           build: BuildFn) -> Entry:
@@ -265,6 +286,94 @@ class CacheStore(StoreMaintenance):
             return  # best effort: cleanup_tmp() retries later
         for path in stale:
             fsutil.remove_tree(path)
+
+    # -- publishing entries built elsewhere (bundle import) ----------------------------
+
+    @contextlib.contextmanager
+    def staging_dir(self) -> Iterator[Path]:
+        """A fresh private directory under ``tmp/`` (same filesystem as the entries) in
+        which to prepare entries for ``adopt``; deleted with whatever is left in it on
+        exit. It is named like the build dir of a random pseudo-key whose lock is held
+        meanwhile, so ``cleanup_tmp`` reclaims it if this process is killed.
+        Raises CacheUnavailable if the cache cannot be written."""
+        if self._root_problem:
+            raise CacheUnavailable(self._root_problem)
+        pseudo = secrets.token_hex(32)
+        lock = self._lock(pseudo)
+        try:
+            for d in (self._tmp, self._locks):
+                fsutil.make_private_dir(d)
+            lock.acquire(0)
+            try:
+                path = Path(tempfile.mkdtemp(prefix=f"{pseudo}.", dir=self._tmp))
+            except BaseException:
+                lock.release(unlink=True)
+                raise
+        except OSError as e:
+            raise CacheUnavailable(f"cannot create a staging dir in {self._tmp}: {e}") from e
+        try:
+            yield path
+        finally:
+            fsutil.remove_tree(path)
+            lock.release(unlink=True)
+
+    def adopt(self, key: str, staged: Path, lock_timeout: float | None = None) -> Entry | None:
+        """Publish ``staged``, a complete entry directory inside a ``staging_dir()``,
+        as ``key``'s entry; return it, or None if a valid entry for ``key`` exists
+        already (``staged`` is then left alone).
+
+        ``staged`` must hold exactly meta.json (with ``"key": key``), the module and
+        the C source it names. Under the key lock, a corrupt or foreign entry in the way
+        is quarantined; ``staged`` gets private modes and an empty hits file, and is
+        verified in full (sizes and sha256 of module and C source against its
+        meta.json) before one atomic rename. Raises ValueError if ``staged`` is not a
+        valid entry and CacheUnavailable if the cache cannot take it.
+        """
+        _require_key(key)
+        lock = self._lock_for_writing(key, lock_timeout)
+        try:
+            status, found = inspect_entry(self.entry_dir(key), key)
+            if status == "ok":
+                return None
+            if status != "missing":
+                self._quarantine_or_fail(key, found)
+            try:
+                self._seal_staged(staged)
+            except OSError as e:
+                raise CacheUnavailable(f"cannot prepare entry {key}: {e}") from e
+            status, found = inspect_entry(staged, key, full=True)
+            if status != "ok":
+                raise ValueError(f"staged entry {key} is not valid: {found}")
+            extra = set(os.listdir(staged)) - {META_NAME, HITS_NAME, found.meta["module"]["name"],
+                                               found.meta["c_source"]["name"]}
+            if extra:
+                raise ValueError(f"staged entry {key} holds unexpected files: {sorted(extra)}")
+            try:
+                os.rename(staged, self.entry_dir(key))
+            except OSError as e:
+                raise CacheUnavailable(f"cannot publish cache entry {key}: {e}") from e
+            try:
+                fsutil.fsync_path(self.entry_dir(key).parent)
+            except OSError:
+                pass  # published; durability across a power cut is best effort
+            return Entry(key, self.entry_dir(key), found.meta)
+        finally:
+            lock.release()
+
+    @staticmethod
+    def _seal_staged(staged: Path) -> None:
+        """Private modes (files 0600, or 0700 if executable), an empty hits file, and
+        everything fsynced, as ``entry.seal`` leaves a fresh build."""
+        if not os.path.lexists(staged / HITS_NAME):
+            fsutil.write_new_file(staged / HITS_NAME, b"")
+        with os.scandir(staged) as it:
+            files = [i for i in it if i.is_file(follow_symlinks=False)]
+        for item in files:
+            exec_bit = item.stat(follow_symlinks=False).st_mode & 0o100
+            os.chmod(item.path, 0o700 if exec_bit else 0o600)
+            fsutil.fsync_path(Path(item.path))
+        os.chmod(staged, 0o700)
+        fsutil.fsync_path(staged)
 
     # -- removal ---------------------------------------------------------------------
 

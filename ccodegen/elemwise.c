@@ -5,7 +5,8 @@
  * broadcast axes get stride 0). Axes that are contiguous for every operand are merged;
  * when the innermost merged axis is unit-stride for every operand (stride 0 for inputs
  * broadcast along it) the _contig inner loop runs: restrict pointers, `omp simd`, SIMD
- * libm. Otherwise the _strided inner loop runs. Returns the OR of TL_BAD_* error bits.
+ * libm. Otherwise the _strided inner loop runs (baseline ISA only: it is the rare path,
+ * and one clone fewer halves its compile time). Returns the OR of TL_BAD_* error bits.
  */
 static TL_KERNEL void @name@_contig(int64_t n@contig_params@, int *tl_badp)
 {
@@ -20,7 +21,7 @@ static TL_KERNEL void @name@_contig(int64_t n@contig_params@, int *tl_badp)
     *tl_badp |= tl_bad;
 }
 
-static TL_KERNEL void @name@_strided(int64_t n@strided_params@, int *tl_badp)
+static TL_STRIDED void @name@_strided(int64_t n@strided_params@, int *tl_badp)
 {
     int tl_bad = 0;
     for (int64_t i = 0; i < n; i++) {

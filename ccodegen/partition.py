@@ -81,6 +81,9 @@ def partition(fgraph: FunctionGraph) -> Partition:
     for seg in [s for s in steps if isinstance(s, Segment)]:
         _boundary(fgraph, seg, position)
     _place_py_after(steps)
+    steps = [s for s in steps if not (isinstance(s, Segment) and not s.nodes)]
+    for k, seg in enumerate(s for s in steps if isinstance(s, Segment)):
+        seg.index = k
     return Partition(steps)
 
 
@@ -146,6 +149,7 @@ def _boundary(fgraph: FunctionGraph, seg: Segment, position: dict[int, int]) -> 
                 client == "output" or id(client) not in inside for client, _ in fgraph.clients.get(out, []))
             if outside:
                 export(out)
+    _drop_outside_views(seg, entry_of)
     _decide_inplace(seg, produced, entry_of, exported)
     seg.outputs = sorted(exported, key=lambda v: (position[id(v.owner)], v.index))
     seg.py_after = sorted(py_after, key=lambda n: position[id(n)])
@@ -153,6 +157,22 @@ def _boundary(fgraph: FunctionGraph, seg: Segment, position: dict[int, int]) -> 
         target = seg.inplace.get(out)
         if target is not None and target in seg.inputs:
             seg.out_alias[k] = seg.inputs.index(target)
+
+
+def _drop_outside_views(seg: Segment, entry_of: dict) -> None:
+    """A view nobody inside the segment reads is only needed by Python (py_after)."""
+    changed = True
+    while changed:
+        changed = False
+        used = {id(v) for n in seg.nodes for v in n.inputs}
+        for k in range(len(seg.nodes) - 1, -1, -1):
+            node = seg.nodes[k]
+            views = entry_of[id(node)].views(node)
+            if views and len(views) == len(node.outputs) and not any(id(o) in used for o in node.outputs):
+                del seg.nodes[k], seg.entries[k]
+                changed = True
+    seg.inputs[:] = [v for v in seg.inputs if any(v in n.inputs for n in seg.nodes)]
+    seg.consts[:] = [v for v in seg.consts if any(v in n.inputs for n in seg.nodes)]
 
 
 def _decide_inplace(seg: Segment, produced: dict, entry_of: dict, exported: list[Variable]) -> None:

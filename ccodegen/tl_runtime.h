@@ -52,6 +52,7 @@ TL_SIMD_PAIR1(erfc) TL_SIMD_PAIR2(pow) TL_SIMD_PAIR2(atan2)
 #else
 #define TL_KERNEL __attribute__((noinline))
 #endif
+#define TL_STRIDED __attribute__((noinline))
 
 /* ---------------------------------------------------------------- integers
  * Arithmetic goes through an unsigned type at least as wide as int, so overflow wraps
@@ -72,7 +73,7 @@ static inline T tl_pow_##S(T a, T b) {                                          
     return (T)out;                                                                       \
 }
 
-#define TL_SIGNED(T, W, S, MIN)                                                          \
+#define TL_SIGNED(T, W, S)                                                          \
 TL_INT_COMMON(T, W, S)                                                                   \
 static inline T tl_abs_##S(T a) { return a < 0 ? tl_neg_##S(a) : a; }                    \
 static inline T tl_sgn_##S(T a) { return (T)((a > 0) - (a < 0)); }                       \
@@ -99,10 +100,10 @@ static inline T tl_sgn_##S(T a) { return (T)(a > 0); }                          
 static inline T tl_floordiv_##S(T a, T b) { return b == 0 ? (T)0 : (T)(a / b); }         \
 static inline T tl_mod_##S(T a, T b) { return b == 0 ? (T)0 : (T)(a % b); }
 
-TL_SIGNED(int8_t, uint32_t, i8, INT8_MIN)
-TL_SIGNED(int16_t, uint32_t, i16, INT16_MIN)
-TL_SIGNED(int32_t, uint32_t, i32, INT32_MIN)
-TL_SIGNED(int64_t, uint64_t, i64, INT64_MIN)
+TL_SIGNED(int8_t, uint32_t, i8)
+TL_SIGNED(int16_t, uint32_t, i16)
+TL_SIGNED(int32_t, uint32_t, i32)
+TL_SIGNED(int64_t, uint64_t, i64)
 TL_UNSIGNED(uint8_t, uint32_t, u8)
 TL_UNSIGNED(uint16_t, uint32_t, u16)
 TL_UNSIGNED(uint32_t, uint32_t, u32)

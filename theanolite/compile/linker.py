@@ -31,6 +31,16 @@ def make_program(fgraph: FunctionGraph, mode: Any) -> Callable[[list], list]:
     """The callable for ``fgraph`` under ``mode`` (every linker takes and returns lists)."""
     if any(is_lazy(node) for node in fgraph.apply_nodes):
         return LazyPyProgram(fgraph)
+    if getattr(mode, "linker", "py") in ("cvm", "c", "vm", "c|py"):
+        # C where ops have it (theanolite.ccodegen); Python when no compiler is configured.
+        from theanolite.configparser import config
+        from theanolite.ccodegen import linker as c_linker
+        if not config.cxx:
+            c_linker.warn_no_compiler()
+        else:
+            program = c_linker.make_c_program(fgraph, mode)
+            if program is not None:
+                return program
     return PyProgram(fgraph)
 
 

@@ -7,8 +7,11 @@ and also yields the softmax, so the gradient (see Softmax.L_op) reuses it.
 from __future__ import annotations
 
 from theanolite.rewriting.db import register
+from theanolite.rewriting.utils import as_type_of, is_elemwise
+from theanolite.scalar import basic as scal
 from theanolite.tensor.nnet.basic import CrossentropyCategorical1Hot, Softmax
-from theanolite.tensor.nnet.fused import crossentropy_softmax_1hot_fused
+from theanolite.tensor.nnet.fused import (CrossentropySoftmax1HotDx, crossentropy_softmax_1hot_dx,
+                                          crossentropy_softmax_1hot_fused)
 
 
 @register("stabilize", "softmax_crossentropy", tracks=[CrossentropyCategorical1Hot])
@@ -24,3 +27,15 @@ def local_crossentropy_softmax_1hot(fgraph, node):
         return None
     nll, sm = crossentropy_softmax_1hot_fused(x, labels)
     return {node.outputs[0]: nll, coding: sm}
+
+
+@register("canonicalize", "softmax_crossentropy", tracks=[CrossentropySoftmax1HotDx])
+def local_crossentropy_dx_of_fill(fgraph, node):
+    """Dx(fill(nll, c), sm, y) -> Dx(c, sm, y): a mean's gradient is one value per row."""
+    dnll, sm, labels = node.inputs
+    if not is_elemwise(dnll, scal.Second) or len(fgraph.clients.get(dnll, [])) != 1:
+        return None
+    value = dnll.owner.inputs[1]
+    if value.ndim != 1:
+        return None
+    return [as_type_of(crossentropy_softmax_1hot_dx(value, sm, labels), node.outputs[0])]

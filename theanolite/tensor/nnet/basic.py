@@ -85,6 +85,10 @@ class Softmax(Op):
 
     def L_op(self, inputs, outputs, output_grads):
         sm, gz = outputs[0], output_grads[0]
+        from theanolite.tensor.nnet.fused import softmax_crossentropy_grad
+        fused = softmax_crossentropy_grad(self, sm, gz)
+        if fused is not None:
+            return [fused]
         return [(gz - _rsum(gz * sm, self.axis, keepdims=True)) * sm]
 
     def R_op(self, inputs, eval_points):

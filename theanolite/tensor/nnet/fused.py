@@ -19,7 +19,7 @@ from theanolite.tensor.basic import as_tensor_variable
 from theanolite.tensor.type import TensorType
 
 __all__ = ["CrossentropySoftmax1Hot", "CrossentropySoftmax1HotDx", "crossentropy_softmax_1hot_fused",
-           "crossentropy_softmax_1hot_dx"]
+           "crossentropy_softmax_1hot_dx", "softmax_crossentropy_grad"]
 
 
 def _labels(op: Op, labels: Any) -> Variable:
@@ -127,3 +127,34 @@ class CrossentropySoftmax1HotDx(Op):
 
 crossentropy_softmax_1hot_fused = CrossentropySoftmax1Hot()
 crossentropy_softmax_1hot_dx = CrossentropySoftmax1HotDx()
+
+
+def softmax_crossentropy_grad(softmax_op: Op, sm: Variable, gz: Variable) -> Variable | None:
+    """The stable gradient w.r.t. the scores when ``gz`` is exactly what
+    ``CrossentropyCategorical1Hot.L_op`` sends back through ``sm = softmax(x)``:
+    ``OneHotScatter(-g / OneHotPick(sm, y), sm, y)``. Then
+    ``(gz - sum(gz * sm)) * sm == g[:, None] * (sm - onehot(y))``, computed without
+    dividing by a probability that may be 0. None for any other ``gz``."""
+    from theanolite.scalar import basic as scal
+    from theanolite.tensor.elemwise import Elemwise
+    from theanolite.tensor.nnet.basic import OneHotPick, OneHotScatter
+    if sm.ndim != 2 or softmax_op.axis not in (-1, 1):
+        return None
+    scatter = gz.owner
+    if scatter is None or not isinstance(scatter.op, OneHotScatter) or scatter.inputs[1] is not sm:
+        return None
+    v, _, labels = scatter.inputs
+    div = v.owner
+    if div is None or not (isinstance(div.op, Elemwise) and isinstance(div.op.scalar_op, scal.TrueDiv)):
+        return None
+    neg_g, picked = div.inputs
+    if (picked.owner is None or not isinstance(picked.owner.op, OneHotPick)
+            or picked.owner.inputs[0] is not sm or picked.owner.inputs[1] is not labels):
+        return None
+    if neg_g.owner is None or not (isinstance(neg_g.owner.op, Elemwise)
+                                   and isinstance(neg_g.owner.op.scalar_op, scal.Neg)):
+        return None
+    g = neg_g.owner.inputs[0]
+    if g.ndim != 1:
+        return None
+    return crossentropy_softmax_1hot_dx(g, sm, labels)

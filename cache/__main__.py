@@ -1,0 +1,8 @@
+"""``python -m theanolite.cache`` runs the ``theanolite-cache`` command (cli.py)."""
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""theanolite.tools: command-line tools (precompilation, benchmarks) shipped with theanolite."""

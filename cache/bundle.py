@@ -9,8 +9,10 @@ A bundle is a ``.tar.gz`` (or ``.zip``) archive whose FIRST member is ``manifest
                                      "<module>": {...}, "<C source>": {...}}}}}
 
 followed by exactly the listed files as ``entries/<key>/<name>`` (regular files only).
-An entry's platform is its ``platform`` key part when the backend recorded one, else the
-exporting machine's ``platform_tag()``. The ``hits`` file is not carried over.
+An entry's platform tag is the first word of its ``platform`` key part (the backend
+records ``platform_tag()`` there, optionally followed by space-separated qualifiers such
+as the C library version, which stay in the key), else the exporting machine's
+``platform_tag()``. The ``hits`` file is not carried over.
 
 ``import_bundle`` trusts nothing in the archive: it reads the manifest, checks every
 platform tag, then streams each member into a private staging directory in the cache,
@@ -78,10 +80,12 @@ class ImportReport:
 
 
 def entry_platform(meta: dict[str, Any]) -> str | None:
-    """The platform tag recorded in an entry's key parts, or None if it has none."""
+    """The platform tag of an entry: the first word of its recorded ``platform`` key
+    part (``platform_tag()`` contains no spaces), or None if it has none."""
     part = meta.get("key_parts", {}).get("platform")
     value = part.get("value") if isinstance(part, dict) else None
-    return value if isinstance(value, str) and value else None
+    words = value.split() if isinstance(value, str) else []
+    return words[0] if words else None
 
 
 # -- export ---------------------------------------------------------------------------
@@ -318,7 +322,7 @@ def import_bundle(store: CacheStore, path: str | os.PathLike[str]) -> ImportRepo
         first = next(members, None)
         if first is None or first.name != MANIFEST_NAME or first.kind != "file":
             raise BundleError(f"bundle {path} is malformed: {MANIFEST_NAME} must be its "
-                              "first member")
+                              "first member; nothing imported")
         manifest = _parse_manifest(_read_member(path, first, _MAX_MANIFEST_BYTES))
         here = platform_tag()
         for key, rec in manifest.items():
@@ -336,8 +340,9 @@ def import_bundle(store: CacheStore, path: str | os.PathLike[str]) -> ImportRepo
             for key, rec in manifest.items():
                 absent = sorted(n for n in rec["files"] if f"{key}/{n}" not in seen)
                 if absent:
+                    listed = ", ".join(f"{ENTRIES_DIR}/{key}/{n}" for n in absent)
                     raise BundleError(f"bundle {path} lacks files its manifest lists: "
-                                      f"{', '.join(f'{ENTRIES_DIR}/{key}/{n}' for n in absent)}")
+                                      f"{listed}; nothing imported")
                 _check_staged_entry(staging / key, key, rec)
             for key in manifest:  # everything verified: now publish, one rename each
                 entry = store.adopt(key, staging / key)
@@ -406,6 +411,19 @@ def _member_parts(path: Path, name: str) -> list[str]:
     return parts
 
 
+def _listed(parts: list[str], kind: str, manifest: dict[str, dict[str, Any]]) -> bool:
+    """Whether a member is the ``entries/`` dir, a listed entry's dir, or a listed file."""
+    if parts[0] != ENTRIES_DIR:
+        return False
+    if len(parts) == 1:
+        return kind == "dir"
+    if parts[1] not in manifest:
+        return False
+    if len(parts) == 2:
+        return kind == "dir"
+    return len(parts) == 3 and kind == "file" and parts[2] in manifest[parts[1]]["files"]
+
+
 def _stage_member(path: Path, member: _Member, manifest: dict[str, dict[str, Any]],
                   staging: Path, seen: set[str]) -> None:
     """Check one member and, if it is a listed file, copy it into ``staging/<key>/``
@@ -414,10 +432,7 @@ def _stage_member(path: Path, member: _Member, manifest: dict[str, dict[str, Any
     if member.kind not in ("file", "dir"):
         raise BundleError(f"bundle {path} refused: member {member.name!r} is a "
                           f"{member.kind}; only regular files are allowed; nothing imported")
-    listed = (parts[0] == ENTRIES_DIR and (len(parts) == 1 or parts[1] in manifest)
-              and (len(parts) < 3 or (len(parts) == 3 and member.kind == "file"
-                                      and parts[2] in manifest[parts[1]]["files"])))
-    if not listed or (member.kind == "dir") != (len(parts) < 3):
+    if not _listed(parts, member.kind, manifest):
         raise BundleError(f"bundle {path} refused: {member.name!r} is not listed in its "
                           "manifest; nothing imported")
     if member.kind == "dir":

@@ -107,6 +107,12 @@ def last_used(info: EntryInfo, now: float) -> str:
     return "never" if info.hits == 0 else f"{format_age(now - info.last_used)} ago"
 
 
+def file_line(path: str, rec: dict[str, Any]) -> str:
+    size = rec.get("size")
+    shown = format_size(size) if isinstance(size, int) else "size ?"
+    return f"{clean(path)}  ({shown}, sha256 {clean(rec.get('sha256', '?'))[:16]}…)"
+
+
 def info_json(info: EntryInfo) -> dict[str, Any]:
     return {"key": info.key, "path": str(info.path), "summary": info.summary,
             "size": info.size, "created": info.created, "last_used": info.last_used,
@@ -162,11 +168,8 @@ def cmd_info(args: argparse.Namespace) -> int:
         return EXIT_OK
     meta, now = doc["meta"], time.time()
     rows = [("key", doc["key"]), ("path", doc["path"]),
-            ("module", f"{doc['module_path']}  ({format_size(meta['module']['size'])}, "
-                       f"sha256 {meta['module']['sha256'][:16]}…)"),
-            ("C source", f"{doc['c_source_path']}  "
-                         f"({format_size(meta['c_source']['size'])}, "
-                         f"sha256 {meta['c_source']['sha256'][:16]}…)"),
+            ("module", file_line(doc["module_path"], meta["module"])),
+            ("C source", file_line(doc["c_source_path"], meta["c_source"])),
             ("summary", clean(doc["summary"])), ("size", format_size(doc["size"])),
             ("created", when(doc["created"], now)),
             ("last used", when(doc["last_used"], now) if doc["hits"] else "never"),

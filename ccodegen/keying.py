@@ -10,7 +10,8 @@ Parts (hashed by ``theanolite.cache.make_key``, recorded in meta.json):
   constants are passed at run time, so only their type is recorded. No variable names,
   ids or addresses, so renaming variables keeps the key. Nodes without C are recorded by
   op class and types only (their props never reach the C).
-* ``codegen``: ``CODEGEN_VERSION``, the cffi version and the fixed base flags.
+* ``codegen``: ``CODEGEN_VERSION``, the cffi version, the fixed base flags and whether a
+  BLAS was found (it decides which nodes get C).
 * ``compiler``: the compiler's name, version and target (asked once per process).
 * ``flags``: ``config.cxxflags`` (every flag of ``config.c_key_flags()``).
 * ``platform``: ``theanolite.cache.platform_tag()`` plus the C library version (libmvec
@@ -105,7 +106,10 @@ def key_parts(fgraph: FunctionGraph, cxx: str, flag_values: dict[str, Any],
     """The named key parts of ``fgraph`` compiled by ``cxx`` with these flags."""
     import cffi
     from theanolite.cache import platform_tag
-    codegen = f"theanolite-ccodegen {CODEGEN_VERSION}; cffi {cffi.__version__}; base {' '.join(base_flags)}"
+    from theanolite.ccodegen.blas_c import blas_available
+    # BLAS availability decides which nodes get C, hence the generated code.
+    codegen = (f"theanolite-ccodegen {CODEGEN_VERSION}; cffi {cffi.__version__}; "
+               f"base {' '.join(base_flags)}; blas {int(blas_available())}")
     return {
         "graph": serialize_graph(fgraph),
         "codegen": codegen,

@@ -47,50 +47,64 @@ class SegmentRunner:
         self.nodes = seg.nodes
         self.null_outs = (ffi.NULL,) * len(self.outs)
         self.keep_workspace = keep_workspace
-        self._geometry: tuple | None = None
-        self._shapes: list[tuple[int, ...]] = []
+        self._geometry: list | None = None
+        self._out_shapes: list[tuple[tuple[int, ...], np.dtype]] = []
         self._ws_size = 0
         self._ws: np.ndarray | None = None
 
     def __call__(self, values: Sequence[Any]) -> list[np.ndarray]:
-        ffi, meta = self.ffi, self.meta
-        arrays, ptrs, geometry = [], [], []
-        for j, x in enumerate(values):
-            if type(x) is not np.ndarray:
-                x = np.asarray(x)
-            if not x.flags.aligned or (j in self.destroyed and not x.flags.writeable):
-                x = x.copy()
-            a, b = self.in_slices[j]
-            g = x.shape + x.strides
-            if b > a:
-                meta[a:b] = g
-            geometry.append(g)
-            arrays.append(x)
-            ptrs.append(ffi.from_buffer(x) if x.flags.c_contiguous else ffi.cast("char *", x.ctypes.data))
-        geometry_t = tuple(geometry)
-        if geometry_t != self._geometry:
-            rc = self.fn(0, *ptrs, *self.null_outs, meta, ffi.NULL, self.err)
-            if rc:
-                self._raise(rc, arrays)
-            self._shapes = [tuple(meta[a:b]) for a, b, _ in self.outs]
-            self._ws_size = meta[1]
-            self._geometry = geometry_t
-        results, optrs = [], []
-        for k, (shape, (_, _, dtype)) in enumerate(zip(self._shapes, self.outs)):
-            j = self.alias.get(k)
-            if j is not None:
-                results.append(arrays[j])
-                optrs.append(ffi.NULL)
+        from_buffer = self.ffi.from_buffer
+        arrays = list(values)
+        ptrs = []
+        geometry = []
+        for j, x in enumerate(arrays):
+            if type(x) is not np.ndarray or j in self.destroyed:
+                x = arrays[j] = self._prepare(x, j)
+            flags = x.flags
+            if flags.c_contiguous and flags.aligned:
+                ptrs.append(from_buffer(x))
+            else:
+                x = arrays[j] = self._prepare(x, j)
+                ptrs.append(from_buffer(x) if x.flags.c_contiguous else
+                            self.ffi.cast("char *", x.ctypes.data))
+            geometry.append(x.shape + x.strides)
+        if geometry != self._geometry:
+            self._plan(arrays, geometry, ptrs)
+        results = []
+        for k, (shape, dtype) in enumerate(self._out_shapes):
+            if k in self.alias:
+                results.append(arrays[self.alias[k]])
+                ptrs.append(self.ffi.NULL)
             else:
                 out = np.empty(shape, dtype)
                 results.append(out)
-                optrs.append(ffi.from_buffer(out))
-        ws = self._workspace()
-        rc = self.fn(1, *ptrs, *optrs, meta, ws, self.err)
+                ptrs.append(from_buffer(out))
+        rc = self.fn(1, *ptrs, self.meta, self._workspace(), self.err)
         if rc:
             self._geometry = None
             self._raise(rc, arrays)
         return results
+
+    def _prepare(self, x: Any, j: int) -> np.ndarray:
+        """The rare cases: not an ndarray, misaligned, or overwritten but read-only."""
+        x = np.asarray(x)
+        if not x.flags.aligned or (j in self.destroyed and not x.flags.writeable):
+            x = x.copy()
+        return x
+
+    def _plan(self, arrays: list[np.ndarray], geometry: list[tuple], ptrs: list) -> None:
+        """Phase 0: output shapes and workspace size for this input geometry."""
+        meta = self.meta
+        for (a, b), g in zip(self.in_slices, geometry):
+            if b > a:
+                meta[a:b] = g
+        rc = self.fn(0, *ptrs, *self.null_outs, meta, self.ffi.NULL, self.err)
+        if rc:
+            self._geometry = None
+            self._raise(rc, arrays)
+        self._out_shapes = [(tuple(meta[a:b]), dtype) for a, b, dtype in self.outs]
+        self._ws_size = meta[1]
+        self._geometry = geometry
 
     def _workspace(self) -> Any:
         size = self._ws_size

@@ -32,12 +32,8 @@ def _load_builtin() -> None:
     from theanolite.tensor.elemwise import DimShuffle, Elemwise
     register(Elemwise, elemwise_c.ElemwiseC())
     register(DimShuffle, elemwise_c.DimShuffleC())
-    for module in ("blas_c", "reduce_c"):
-        try:
-            mod = __import__(f"theanolite.ccodegen.{module}", fromlist=["register_entries"])
-        except ImportError:
-            continue  # the op module it serves is not there yet
-        mod.register_entries(register)
+    from theanolite.ccodegen import blas_c
+    blas_c.register_entries(register)
 
 
 def c_entry(node: Apply) -> Any | None:

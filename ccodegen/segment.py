@@ -151,6 +151,20 @@ class _Ctx:
         return (f"{{ snprintf(err, TL_ERRLEN, {text}, {self.op_literal(node)}{rest}); "
                 f"tl_node = {self.node_index}; rc = {code}; goto fail; }}")
 
+    def is_inplace(self, var: Variable) -> bool:
+        """True when ``var`` is written into the buffer of the input it destroys."""
+        return var in self.seg.inplace
+
+    def scratch_var(self) -> str:
+        """The int64 a ``scratch_code`` sets: bytes of scratch the current node needs."""
+        return f"scr{self.node_index}"
+
+    def scratch_begin(self) -> str:
+        return "(ws + tl_scratch_off)"
+
+    def scratch_end(self) -> str:
+        return f"(ws + tl_scratch_off + scr{self.node_index})"
+
     def fail_here(self) -> str:
         """Jump out after a helper already set ``rc`` and ``err``."""
         return f"{{ tl_node = {self.node_index}; goto fail; }}"
@@ -176,6 +190,8 @@ def emit(seg: Segment) -> tuple[str, str]:
         if code:
             support.append(code)
     body += _declare(variables)
+    scratch_nodes = [j for j, e in enumerate(seg.entries) if hasattr(e, "scratch_code")]
+    body += [f"int64_t scr{j} = 0;" for j in scratch_nodes]
     body += _unpack_inputs(seg, index, lay)
     for c, const in enumerate(seg.consts):
         i = index[id(const)]
@@ -190,7 +206,9 @@ def emit(seg: Segment) -> tuple[str, str]:
         if code:
             body.append(code)
         body += _size_outputs(seg, node, entry, index)
-    body += _workspace(seg, index, slot_of, nslots, lay)
+        if j in scratch_nodes:
+            body.append(entry.scratch_code(node, ctx))
+    body += _workspace(seg, index, slot_of, nslots, lay, scratch_nodes)
     body.append("/* ---- compute (phase 1) */")
     for k, out in enumerate(seg.outputs):
         if k not in seg.out_alias and out not in seg.inplace:
@@ -269,7 +287,7 @@ def _size_outputs(seg: Segment, node: Apply, entry: Any, index: dict[int, int]) 
 
 
 def _workspace(seg: Segment, index: dict[int, int], slot_of: dict[int, int], nslots: int,
-               lay: Layout) -> list[str]:
+               lay: Layout, scratch_nodes: list[int]) -> list[str]:
     lines = ["/* ---- workspace layout */"]
     n = max(nslots, 1)
     lines.append(f"int64_t slot[{n}] = {{0}}, off[{n}] = {{0}};")
@@ -282,9 +300,14 @@ def _workspace(seg: Segment, index: dict[int, int], slot_of: dict[int, int], nsl
                 lines.append(f"if (tl_align(sz{i}) > slot[{s}]) slot[{s}] = tl_align(sz{i});")
     for s in range(1, nslots):
         lines.append(f"off[{s}] = off[{s - 1}] + slot[{s - 1}];")
-    total = f"off[{nslots - 1}] + slot[{nslots - 1}]" if nslots else "0"
+    slots_total = f"off[{nslots - 1}] + slot[{nslots - 1}]" if nslots else "0"
+    # Nodes run one at a time, so they share one scratch area after the slots.
+    lines.append(f"int64_t tl_scratch_off = {slots_total}, tl_scratch = 0;")
+    lines.append("(void)tl_scratch_off;")
+    for j in scratch_nodes:
+        lines.append(f"if (scr{j} > tl_scratch) tl_scratch = scr{j};")
     lines.append("if (phase == 0) {")
-    lines.append(f"    meta[1] = {total};")
+    lines.append("    meta[1] = tl_scratch_off + tl_scratch;")
     for out, (off, nd) in zip(seg.outputs, lay.outputs):
         i = index[id(out)]
         for d in range(nd):

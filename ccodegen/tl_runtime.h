@@ -167,21 +167,42 @@ TL_FLOAT(double, f64, , 0.6931471805599453094)
 
 /* ---------------------------------------------------------------- shapes */
 
+/* Append shape as Python prints a tuple ("(3,)", "(2, 3)", "()") to err. */
+static void tl_append_shape(char *err, int nd, const int64_t *shape)
+{
+    size_t n = strlen(err);
+    n += snprintf(err + n, n < TL_ERRLEN ? TL_ERRLEN - n : 0, "(");
+    for (int d = 0; d < nd && n < TL_ERRLEN; d++)
+        n += snprintf(err + n, TL_ERRLEN - n, d ? ", %lld" : "%lld", (long long)shape[d]);
+    if (n < TL_ERRLEN)
+        snprintf(err + n, TL_ERRLEN - n, nd == 1 ? ",)" : ")");
+}
+
+static void tl_append_input_shapes(char *err, int nd, int nin, const int64_t *const *shapes)
+{
+    for (int k = 0; k < nin; k++) {
+        size_t n = strlen(err);
+        if (n >= TL_ERRLEN - 1) return;
+        snprintf(err + n, TL_ERRLEN - n, k ? ", %d " : "; input shapes: %d ", k);
+        tl_append_shape(err, nd, shapes[k]);
+    }
+}
+
 /* Elementwise output shape (Theano rules): on each axis the inputs not broadcastable
  * there must agree; broadcastable ones must have length 1. Returns TL_OK or
- * TL_VALUE_ERROR with a message naming `op`. `bcast` is [nin][nd] row-major. */
+ * TL_VALUE_ERROR with perform's message naming `op`. `bcast` is [nin][nd] row-major. */
 static int tl_broadcast(int nd, int nin, const int64_t *const *shapes,
                         const unsigned char *bcast, int64_t *out, char *err, const char *op)
 {
     for (int d = 0; d < nd; d++) {
         int64_t size = -1;
-        int first = -1;
         for (int k = 0; k < nin; k++) {
             if (bcast[k * nd + d]) continue;
-            if (size < 0) { size = shapes[k][d]; first = k; }
+            if (size < 0) size = shapes[k][d];
             else if (shapes[k][d] != size) {
-                snprintf(err, TL_ERRLEN, "%s: input dimension mismatch on axis %d (%lld vs %lld);"
-                         " inputs %d and %d", op, d, (long long)size, (long long)shapes[k][d], first, k);
+                snprintf(err, TL_ERRLEN, "%s: input dimension mismatch on axis %d (%lld vs %lld)",
+                         op, d, (long long)size, (long long)shapes[k][d]);
+                tl_append_input_shapes(err, nd, nin, shapes);
                 return TL_VALUE_ERROR;
             }
         }

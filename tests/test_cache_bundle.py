@@ -130,14 +130,27 @@ def test_export_leaves_out_broken_entries_unless_named(src, tmp_path):
         export_bundle(src, tmp_path / "bad.tar.gz", [bad])
 
 
+def test_platform_part_with_qualifiers(tmp_path):
+    # The backend records "<platform_tag()> <libc version>": the tag is the first word.
+    store = CacheStore(tmp_path / "c")
+    entry = add_entry(store, "q", platform=f"{HERE} glibc 2.99")
+    export_bundle(store, tmp_path / "b.tar.gz")
+    with tarfile.open(tmp_path / "b.tar.gz") as tf:
+        manifest = json.loads(tf.extractfile(MANIFEST_NAME).read())
+    assert manifest["entries"][entry.key]["platform"] == HERE
+    dst = CacheStore(tmp_path / "d")
+    assert import_bundle(dst, tmp_path / "b.tar.gz").imported == [entry.key]
+
+
 def test_foreign_platform_entries_export_with_their_tag(tmp_path):
     store = CacheStore(tmp_path / "c")
-    add_entry(store, "x", platform="riscv64-linux-cpython-399-numpy-abi-0x1")
+    add_entry(store, "x", platform="riscv64-linux-cpython-399-numpy-abi-0x1 glibc 2.31")
     export_bundle(store, tmp_path / "b.tar.gz")
     dst = CacheStore(tmp_path / "d")
     with pytest.raises(BundleError) as err:
         import_bundle(dst, tmp_path / "b.tar.gz")
-    assert "riscv64-linux-cpython-399-numpy-abi-0x1" in str(err.value) and HERE in str(err.value)
+    assert "'riscv64-linux-cpython-399-numpy-abi-0x1'" in str(err.value)
+    assert repr(HERE) in str(err.value)
     assert list(dst.keys()) == []
 
 
@@ -438,3 +451,16 @@ def test_import_waits_for_a_busy_key_lock(src, dst, tmp_path):
             import_bundle(dst, tmp_path / "b.tar.gz")
     assert list(dst.keys()) == [] and ls(dst.root / "tmp") == []
     assert len(import_bundle(dst, tmp_path / "b.tar.gz").imported) == 2
+
+
+def test_directory_members_are_allowed(valid, dst, tmp_path):
+    # e.g. a bundle repacked with `tar czf` from an unpacked directory
+    manifest, members, _, _ = valid
+    dirs = [special_member("entries/", tarfile.DIRTYPE)] + [
+        special_member(f"entries/{k}", tarfile.DIRTYPE) for k in manifest["entries"]]
+    bundle = write_tar(tmp_path / "dirs.tar.gz", manifest, [*dirs, *members])
+    assert sorted(import_bundle(dst, bundle).imported) == sorted(manifest["entries"])
+    stray = write_tar(tmp_path / "stray.tar.gz", manifest,
+                      [*members, special_member("entries/" + "d" * 64, tarfile.DIRTYPE)])
+    with pytest.raises(BundleError, match="not listed"):
+        import_bundle(CacheStore(tmp_path / "other"), stray)

@@ -344,8 +344,10 @@ def test_lazy_regions_structure_and_plain_programs_stay_plain():
     lazy_node = next(n for n in fg.apply_nodes if isinstance(n.op, IfElse))
     assert sorted((str(n.op), b) for n, (node, b) in owner.items() if node is lazy_node) == \
         [("Elemwise{exp}", 0), ("Elemwise{log}", 1)]
-    plain = theano.function([x], T.exp(x))
+    # Without a lazy node the linkers are untouched: the plain Python program (or C).
+    plain = theano.function([x], T.exp(x), mode="FAST_COMPILE")
     assert type(plain.maker.program) is PyProgram
+    assert not isinstance(theano.function([x], T.exp(x)).maker.program, LazyPyProgram)
 
 
 def test_pickled_function_stays_lazy():

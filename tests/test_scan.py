@@ -199,7 +199,7 @@ def test_implicit_free_variables_and_constants() -> None:
     op = out.owner.op
     assert isinstance(op, Scan) and op.n_non_seqs == 2  # scale and offset became inputs
     f = theano.function([x, scale, offset], out)
-    np.testing.assert_allclose(f([1.0, 2.0], 3.0, [1.0, 1.0]), [3 + 2 + 1.5, 6 + 2 + 1.5])
+    np.testing.assert_allclose(f([1.0, 2.0], 3.0, [1.0, 2.0]), [[6.5, 8.5], [9.5, 11.5]])
     with pytest.raises(ValueError, match="strict"):
         scan(lambda v: v * scale, sequences=x, strict=True)
 
@@ -271,7 +271,8 @@ def test_infer_shape() -> None:
     f = theano.function([x, h0], [h.shape, y.shape])
     hs, ys = f(np.zeros((5, 3)), np.zeros(3))
     assert tuple(hs) == (5, 3) and tuple(ys) == (5, 3, 3)
-    assert not _scan_nodes(theano.function([x], y.shape))  # the shape needs no loop
+    assert not _scan_nodes(theano.function([x, h0], y.shape, on_unused_input="ignore",
+                                          mode="FAST_RUN"))  # no loop needed
 
 
 # ----------------------------------------------------------------------------- gradients
@@ -476,3 +477,94 @@ def test_hessian_x2_sin_x() -> None:
     ha, hb = theano.function([a, b], [Ha, Hb])(av, bv)
     np.testing.assert_allclose(ha, 2 * np.outer(bv, bv))
     np.testing.assert_allclose(hb, 2 * np.outer(av, av))
+
+
+# ----------------------------------------------------------------------------- more cases
+
+def test_random_draws_per_step_use_default_updates() -> None:
+    from theanolite.tensor.shared_randomstreams import RandomStreams
+    srng = RandomStreams(seed=3)
+    draws, updates = scan(lambda: srng.uniform(()), n_steps=4)
+    assert len(updates) == 1
+    f = theano.function([], draws, updates=updates)
+    first, second = f(), f()
+    assert first.shape == (4,) and len(set(first.tolist())) == 4
+    assert not np.allclose(first, second)
+
+
+def test_grad_reads_a_shared_carry_through_a_replay() -> None:
+    c = theano.shared(np.float64(1.0), name="c")
+    x = T.dvector("x")
+    out, updates = scan(lambda v: (v * c, {c: c + 1.0}), sequences=x)
+    g = T.grad(out.sum(), x)
+    f = theano.function([x], [out, g], updates=updates)
+    got, grad_x = f(np.array([1.0, 1.0, 1.0]))
+    np.testing.assert_allclose(got, [1.0, 2.0, 3.0])
+    np.testing.assert_allclose(grad_x, [1.0, 2.0, 3.0])  # the carry's value at each step
+    assert c.get_value() == 4.0
+
+
+def test_grad_through_a_carry_fed_by_the_input_is_not_implemented() -> None:
+    acc = theano.shared(np.float64(0.0), name="acc")
+    x = T.dvector("x")
+    out, _ = scan(lambda v: (v * acc, {acc: acc + v}), sequences=x)
+    with pytest.raises(theano.gradient.NullTypeGradError, match="shared variable updated inside scan"):
+        T.grad(out.sum(), x)
+
+
+def test_integer_state_next_to_a_float_state() -> None:
+    x = T.dvector("x")
+    h0 = T.dscalar("h0")
+    (steps, h), _ = scan(lambda v, k, h: [k + 1, h * v + T.cast(k, "float64")], sequences=x,
+                         outputs_info=[T.constant(0, dtype="int64"), h0])
+    g = T.grad(h[-1], [h0, x])
+    f = theano.function([x, h0], [steps, h] + g)
+    xv = np.array([2.0, 3.0, 0.5])
+    k, hv, gh0, gx = f(xv, 1.0)
+    np.testing.assert_array_equal(k, [1, 2, 3])
+    np.testing.assert_allclose(hv, [2.0, 7.0, 5.5])
+    assert float(gh0) == 3.0  # d h3 / d h0 = 2 * 3 * 0.5
+    np.testing.assert_allclose(gx, [1.5, 1.0, 7.0])
+
+
+def test_nested_scan_values_and_grad() -> None:
+    def fn(m):
+        def outer_step(row):
+            inner, _ = scan(lambda v, acc: acc * v + 1.0, sequences=row,
+                            outputs_info=T.constant(0.0, dtype="float64"))
+            return inner[-1]
+        out, _ = scan(outer_step, sequences=m)
+        return out
+    m = T.dmatrix()
+    mv = np.array([[1.0, 2.0, 3.0], [0.5, -1.0, 2.0]])
+    want = []
+    for row in mv:
+        acc = 0.0
+        for v in row:
+            acc = acc * v + 1.0
+        want.append(acc)
+    np.testing.assert_allclose(theano.function([m], fn(m))(mv), want)
+    verify_grad(fn, [mv], rng=np.random.default_rng(8), n_tests=1)
+
+
+def test_compiled_scan_pickles() -> None:
+    import pickle
+    x = T.dvector()
+    out, _ = scan(lambda v, acc: acc + v, sequences=x, outputs_info=T.constant(0.0, dtype="float64"))
+    f = pickle.loads(pickle.dumps(theano.function([x], out)))
+    np.testing.assert_allclose(f([1.0, 2.0, 3.0]), [1.0, 3.0, 6.0])
+
+
+def test_connection_pattern_and_op_identity() -> None:
+    x, w = T.dvector("x"), T.dscalar("w")
+    h0 = T.dscalar("h0")
+    (h, y), _ = scan(lambda v, h, w: [h + v, v * 2.0], sequences=x, outputs_info=[h0, None],
+                     non_sequences=w)
+    node = y.owner
+    pattern = node.op.connection_pattern(node)
+    # inputs: n_steps, x, h0 buffer, w; outputs: h buffer, y
+    assert pattern == [[False, False], [True, True], [True, False], [False, False]]
+    (h2, y2), _ = scan(lambda v, h, w: [h + v, v * 2.0], sequences=x, outputs_info=[h0, None],
+                       non_sequences=w)
+    assert y2.owner.op == node.op and hash(y2.owner.op) == hash(node.op)
+    assert str(node.op) == "Scan{scan_fn}"

@@ -89,6 +89,13 @@ def scan_r_op(op: Any, inputs: list, eval_points: list) -> list:
                truncate_gradient=op.truncate_gradient, mode=op.mode, name=f"rop_of_{op.name}")
     outs = new.make_node(n_steps, *seqs, *t_seq_outer, *bufs, *t_bufs, *carries, *t_carries,
                          *non_seqs, *t_ns).outputs
+    return _tangents_by_output(op, outs, float_states, nit_idx, float_carries)
+
+
+def _tangents_by_output(op: Any, outs: list, float_states: list, nit_idx: list,
+                        float_carries: list) -> list:
+    """Pick the tangent outputs of the new loop, in the order of the original outputs."""
+    n_outputs = op.n_states + op.n_nit_sot + op.n_carry
     n_st, n_nit = op.n_states, op.n_nit_sot
     t_states = outs[n_st: n_st + len(float_states)]
     pos = n_st + len(float_states) + n_nit

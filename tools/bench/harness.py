@@ -178,6 +178,7 @@ class Row:
     target: Target | None = None
     check: str = ""
     notes: list[str] = field(default_factory=list)
+    samples: dict[str, dict[str, Any]] = field(default_factory=dict)  # column -> number, samples
 
     def ratio(self, column: str) -> float | None:
         ref, ours = self.times.get("ref"), self.times.get(column)
@@ -215,8 +216,10 @@ def _ratio_text(ratio: float | None) -> str:
     return "-" if ratio is None else f"{ratio:.2f}x"
 
 
-def _met_text(met: bool | None) -> str:
-    return {True: "yes", False: "NO", None: "-"}[met]
+def _met_text(met: bool | None, linker: str) -> str:
+    # A target met by a Python fallback is not the C backend meeting it: say so.
+    text = {True: "yes", False: "NO", None: "-"}[met]
+    return f"{text} (py)" if met is not None and linker.startswith("py") else text
 
 
 def format_table(rows: Sequence[Row], competitors: Sequence[str] = ()) -> str:
@@ -230,7 +233,7 @@ def format_table(rows: Sequence[Row], competitors: Sequence[str] = ()) -> str:
         lines.append([row.name, row.linker or "-", format_seconds(row.times.get("C")),
                       format_seconds(row.times.get("py")), ref_text,
                       _ratio_text(row.ratio("C")), _ratio_text(row.ratio("py")),
-                      row.target.text if row.target else "-", _met_text(row.met()),
+                      row.target.text if row.target else "-", _met_text(row.met(), row.linker),
                       row.check or "-", *[format_seconds(row.times.get(c)) for c in competitors]])
     widths = [max(len(line[k]) for line in lines) for k in range(len(header))]
     right = {2, 3, 5, 6} | set(range(10, len(header)))

@@ -60,8 +60,10 @@ ANCHORS: dict[str, str] = {
 PY = Mode(linker="py")
 
 
-def _compile_pair(built_c: Any, built_py: Any) -> tuple[Any, Any]:
-    return compile_built(built_c, "FAST_RUN"), compile_built(built_py, PY)
+def _compile_pair(built_c: Any, built_py: Any | None = None) -> tuple[Any, Any]:
+    """``(FAST_RUN function, Python-linker function)``; graphs with updates need one
+    ``Built`` each (their own shared variables), pure graphs can share one."""
+    return compile_built(built_c, "FAST_RUN"), compile_built(built_py or built_c, PY)
 
 
 def _check(results: dict[str, Any], expected: np.ndarray, rtol: float, atol: float) -> str:
@@ -80,6 +82,8 @@ def _timed_row(workload: str, name: str, cases: dict[str, tuple[Callable, tuple]
     extra, notes = competitor
     timings = measure_side_by_side({**cases, **extra}, settings.min_time, settings.min_samples)
     result = Row(workload, name, times={k: t.median for k, t in timings.items()}, **row)
+    result.samples = {k: {"calls_per_sample": t.number, "samples": t.samples, "seconds_sampled": t.total}
+                      for k, t in timings.items()}
     result.notes.extend(notes)
     return result
 
@@ -99,8 +103,9 @@ def run_elemwise(settings: Settings) -> list[Row]:
     """``1/(1+exp(-x))*x + tanh(x)**2`` on float64 vectors of each size."""
     rows = []
     for n in settings.elemwise_sizes:
-        fc, fp = _compile_pair(build_elemwise(n), build_elemwise(n))
-        (x,) = build_elemwise(n).args
+        built = build_elemwise(n)
+        fc, fp = _compile_pair(built)
+        (x,) = built.args
 
         def ref(v: np.ndarray) -> np.ndarray:
             return elemwise_expr(v, np.exp, np.tanh)
@@ -116,8 +121,9 @@ def run_elemwise(settings: Settings) -> list[Row]:
 
 def run_overhead(settings: Settings) -> list[Row]:
     """Call overhead: ``x*2+1`` on a 0-d float64 array against a bare lambda."""
-    fc, fp = _compile_pair(build_overhead(), build_overhead())
-    (x,) = build_overhead().args
+    built = build_overhead()
+    fc, fp = _compile_pair(built)
+    (x,) = built.args
     bare = lambda v: v * 2 + 1  # noqa: E731 - the baseline is literally a bare lambda
     check = _check({"C": fc(x), "py": fp(x)}, np.asarray(bare(x)), rtol=1e-15, atol=0)
     return [_timed_row("overhead", "call overhead x*2+1 (0-d)",
@@ -136,8 +142,9 @@ def numpy_logistic_grad(x: np.ndarray) -> np.ndarray:
 def run_logistic(settings: Settings) -> list[Row]:
     """The seed's logistic gradient ``T.grad(T.sum(1/(1+T.exp(-x))), x)``."""
     shape = settings.logistic_shape
-    fc, fp = _compile_pair(build_logistic(shape), build_logistic(shape))
-    (x,) = build_logistic(shape).args
+    built = build_logistic(shape)
+    fc, fp = _compile_pair(built)
+    (x,) = built.args
     check = _check({"C": fc(x), "py": fp(x)}, numpy_logistic_grad(x), rtol=1e-10, atol=1e-12)
     target = Target("ratio", 2.0, ">=2x numpy") if tuple(shape) == ISSUE_LOGISTIC_SHAPE else None
     return [_timed_row("logistic", f"logistic grad {shape[0]}x{shape[1]}",

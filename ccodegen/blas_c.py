@@ -133,7 +133,8 @@ class DotC(_BlasEntry):
         x, y = node.inputs
         out = node.outputs[0]
         kx, ky = f"{ctx.sh(x)}[{x.ndim - 1}]", f"{ctx.sh(y)}[0]"
-        lines = [f"if ({kx} != {ky}) {{ tl_dot_mismatch(err, {ctx.op_literal(node)}, {x.ndim}, "
+        # perform's words ("Dot: shapes ... are not aligned ...")
+        lines = [f"if ({kx} != {ky}) {{ tl_dot_mismatch(err, \"Dot\", {x.ndim}, "
                  f"{ctx.sh(x)}, {y.ndim}, {ctx.sh(y)}); rc = TL_VALUE_ERROR; {ctx.fail_here()} }}"]
         dims = [f"{ctx.sh(x)}[0]"] * (x.ndim == 2) + [f"{ctx.sh(y)}[1]"] * (y.ndim == 2)
         lines += [f"{ctx.sh(out)}[{i}] = {d};" for i, d in enumerate(dims)]

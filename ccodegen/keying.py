@@ -32,8 +32,8 @@ from theanolite.graph.basic import Constant, Variable
 from theanolite.graph.fg import FunctionGraph
 from theanolite.scalar.composite import canonical_constant, canonical_op
 
-# Bump when the emitter, the runtime header or the ABI changes.
-CODEGEN_VERSION = 1
+# Bump when the emitter, the runtime header or the ABI changes (2: dev-era entries invalid).
+CODEGEN_VERSION = 2
 
 
 def _type_text(var: Variable) -> str:

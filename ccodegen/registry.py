@@ -32,8 +32,9 @@ def _load_builtin() -> None:
     from theanolite.tensor.elemwise import DimShuffle, Elemwise
     register(Elemwise, elemwise_c.ElemwiseC())
     register(DimShuffle, elemwise_c.DimShuffleC())
-    from theanolite.ccodegen import blas_c
+    from theanolite.ccodegen import blas_c, reduce_c
     blas_c.register_entries(register)
+    reduce_c.register_entries(register)
 
 
 def c_entry(node: Apply) -> Any | None:

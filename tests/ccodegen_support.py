@@ -21,7 +21,7 @@ PY_RAW = Mode(linker="py", optimizer=None)   # the same graph through perform
 C_OPT = Mode(linker="cvm", optimizer="fast_run")
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(scope="session", autouse=True)
 def session_cache():
     with theano.config.change_flags(compiledir=SESSION_CACHE):
         yield SESSION_CACHE

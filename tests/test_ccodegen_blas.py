@@ -65,7 +65,7 @@ def test_dot_special_values_match_numpy(dots):
 
 def test_dot_shape_mismatch_is_a_value_error(dots):
     dt, f_c, _ = dots
-    with pytest.raises(ValueError, match=r"dot: shapes \(2, 3\) and \(4, 5\) are not aligned"):
+    with pytest.raises(ValueError, match=r"Dot: shapes \(2, 3\) and \(4, 5\) are not aligned"):
         f_c(np.ones((2, 3), dt), np.ones((4, 5), dt), np.ones(3, dt), np.ones(3, dt))
 
 

@@ -192,7 +192,9 @@ def test_optimized_and_unoptimized_functions_agree(expr, seed) -> None:
     with np.errstate(all="ignore"):
         a, b = fast(xv, yv), slow(xv, yv)
     assert a.shape == b.shape
-    np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12, equal_nan=True)
+    # float32 constants fold through numpy while kernels may use libm: allow a few ulps.
+    rtol = 1e-5 if np.asarray(a).dtype == np.float32 else 1e-9
+    np.testing.assert_allclose(a, b, rtol=rtol, atol=1e-12, equal_nan=True)
 
 
 def test_useless_reshape_sum_and_dimshuffle_are_removed() -> None:

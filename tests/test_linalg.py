@@ -170,7 +170,8 @@ PRODUCTS = [
 ]
 
 
-@pytest.mark.parametrize("name, fn, sa, sb", PRODUCTS, ids=lambda p: str(p))
+@pytest.mark.parametrize("name, fn, sa, sb", PRODUCTS,
+                         ids=lambda p: p.__name__ if callable(p) else str(p))
 def test_r_op_is_consistent_with_l_op_and_finite_differences(name, fn, sa, sb) -> None:
     rng = np.random.default_rng(4)
     av, bv, eav, ebv = (rng.normal(size=s) for s in (sa, sb, sa, sb))

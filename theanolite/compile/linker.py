@@ -29,6 +29,9 @@ from theanolite.graph.fg import FunctionGraph
 
 def make_program(fgraph: FunctionGraph, mode: Any) -> Callable[[list], list]:
     """The callable for ``fgraph`` under ``mode`` (every linker takes and returns lists)."""
+    if getattr(mode, "linker", "py") == "debug":
+        from theanolite.compile.debugmode import DebugProgram  # C and Python, compared
+        return DebugProgram(fgraph, mode)
     if any(is_lazy(node) for node in fgraph.apply_nodes):
         return LazyPyProgram(fgraph)
     if getattr(mode, "linker", "py") in ("cvm", "c", "vm", "c|py"):

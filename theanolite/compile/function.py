@@ -290,6 +290,11 @@ class Function:
         self._in_update_index = [ins.index(i) for i, _ in maker.in_updates]
         self._borrow_out = [o.borrow for o in maker.outputs]
         self._n_out = maker.n_returned
+        # Precomputed per input for the common call (positional, exact ndarrays): dtype,
+        # ndim, and whether a broadcastable dim forces the full filter.
+        self._fast = [(getattr(t, "numpy_dtype", None), getattr(t, "ndim", None),
+                       any(getattr(t, "broadcastable", ()))) for t in self._types]
+        self._may_alias = _outputs_that_may_alias(maker.fgraph, self._n_out)
 
     # -- binding ---------------------------------------------------------------------
     def _bind(self, args: tuple, kwargs: dict) -> list[Any]:
@@ -330,14 +335,23 @@ class Function:
 
     # -- calling ----------------------------------------------------------------------
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        values = self._bind(args, kwargs)
+        if kwargs or len(args) != self._n_explicit:
+            values = self._bind(args, kwargs)
+        else:
+            values = list(args)
+            if not self.trust_input:
+                for k, value in enumerate(values):
+                    dtype, ndim, bcast = self._fast[k]
+                    if not (type(value) is np.ndarray and value.dtype == dtype and value.ndim == ndim
+                            and not bcast):
+                        values[k] = self._filter(k, value)
         shared_values = [c.value for c in self._containers]
         results = self.maker.program(values + shared_values)
         outputs = results[: self._n_out]
         updates = results[self._n_out:]
         protected = values + shared_values
         for k, out in enumerate(outputs):
-            if not self._borrow_out[k] and _aliases(out, protected, outputs[:k], updates):
+            if self._may_alias[k] and not self._borrow_out[k] and _aliases(out, protected, outputs[:k], updates):
                 outputs[k] = out.copy()
         n_upd = len(self._update_containers)
         for container, value in zip(self._update_containers, updates[:n_upd]):
@@ -366,6 +380,21 @@ class Function:
 
     def __repr__(self) -> str:
         return f"<theanolite.Function {self.name or ''} ({self._n_explicit} inputs)>"
+
+
+def _outputs_that_may_alias(fgraph: FunctionGraph, n_out: int) -> list[bool]:
+    """Which returned outputs can share memory with an input, a shared value, a constant
+    or another result: graph inputs and constants themselves, views and in-place results,
+    and variables returned more than once. Fresh results need no run-time check."""
+    outs = fgraph.outputs
+    flags = []
+    for k in range(n_out):
+        var = outs[k]
+        node = var.owner
+        risky = (node is None or outs.count(var) > 1
+                 or bool(getattr(node.op, "view_map", {})) or bool(getattr(node.op, "destroy_map", {})))
+        flags.append(risky)
+    return flags
 
 
 class _Missing:

@@ -222,3 +222,23 @@ def test_shape_of_an_intermediate_does_not_compute_it() -> None:
     assert not any(type(n.op).__name__ == "Dot" for n in fg.apply_nodes)
     a, b = f(np.ones((4, 3)))
     assert int(a) == 4 and b.tolist() == [4, 4]
+
+
+def test_full_slice_subtensor_is_removed() -> None:
+    x = T.dmatrix("x")
+    f, fg = optimized([x[:], x[:, :]], [x])
+    assert all(out is fg.inputs[0] for out in fg.outputs)
+
+
+def test_scalar_factors_leave_sums_and_sums_of_fills_are_counted() -> None:
+    x = T.dmatrix("x")
+    c = T.dscalar("c")
+    xv = np.arange(6.0).reshape(2, 3)
+    for expr, want in ((T.sum(c * x * 3.0), 6 * xv.sum()), (T.sum(T.fill(x, c)), 12.0),
+                       (T.sum(c * x, axis=0), 2 * xv.sum(axis=0))):
+        f, fg = optimized(expr, [x, c])
+        for node in fg.apply_nodes:  # no Sum reads a product with a scalar, or a fill
+            if type(node.op).__name__ == "Sum":
+                op = getattr(node.inputs[0].owner, "op", None)
+                assert str(getattr(op, "scalar_op", "")) not in ("mul", "second")
+        np.testing.assert_allclose(f(xv, 2.0), want)

@@ -228,3 +228,70 @@ def test_inplace_inc_subtensor_inside_scan_gradient():
     xc = xv.copy()
     _check_same(fo, fr, [xv, wv])
     np.testing.assert_array_equal(xv, xc)
+
+
+# ----------------------------------------------------------------------------- scan merge
+
+def test_two_maps_over_same_sequence_merge_into_one_scan():
+    x = T.matrix("x", dtype=FX)
+    w = T.scalar("w", dtype=FX)
+    h0 = T.vector("h0", dtype=FX)
+    a, _ = scan(lambda r: T.exp(r), sequences=[x])
+    b, _ = scan(lambda r, h, w_: h * w_ + r, sequences=[x], outputs_info=[h0], non_sequences=[w])
+    fo, fr = _both([x, h0, w], [a, b, a.sum() + b[-1].sum()])
+    (node,) = _scan_nodes(fo)
+    assert node.op.n_nit_sot + node.op.n_states == 2
+    assert len(_scan_nodes(fr)) == 2
+    _check_same(fo, fr, [_rng().normal(size=(5, 3)), np.ones(3), np.float64(0.5)])
+
+
+def test_merge_with_go_backwards_on_both():
+    x = T.vector("x", dtype=FX)
+    a, _ = scan(lambda r: r * 2, sequences=[x], go_backwards=True)
+    b, _ = scan(lambda r: T.sin(r), sequences=[x], go_backwards=True)
+    fo, fr = _both([x], [a, b])
+    assert len(_scan_nodes(fo)) == 1
+    _check_same(fo, fr, [_rng().normal(size=4)])
+
+
+def test_scans_with_different_n_steps_or_direction_not_merged():
+    x = T.vector("x", dtype=FX)
+    a, _ = scan(lambda r: r * 2, sequences=[x], n_steps=3)
+    b, _ = scan(lambda r: r + 1, sequences=[x], n_steps=2)
+    c, _ = scan(lambda r: r - 1, sequences=[x], go_backwards=True)
+    fo, fr = _both([x], [a, b, c])
+    assert len(_scan_nodes(fo)) == 3
+    _check_same(fo, fr, [_rng().normal(size=4)])
+
+
+def test_dependent_scans_not_merged():
+    x = T.vector("x", dtype=FX)
+    a, _ = scan(lambda r: r * 2, sequences=[x])
+    # The second loop reads the first one's whole result as a non-sequence.
+    b, _ = scan(lambda r, s: r + s, sequences=[x], non_sequences=[a.sum()])
+    fo, fr = _both([x], [a, b])
+    assert len(_scan_nodes(fo)) == 2
+    _check_same(fo, fr, [_rng().normal(size=4)])
+
+
+def test_while_scans_not_merged():
+    x = T.vector("x", dtype=FX)
+    a, _ = scan(lambda r: (r * 2, until(r > 10)), sequences=[x])
+    b, _ = scan(lambda r: r + 1, sequences=[x])
+    fo, fr = _both([x], [a, b])
+    assert len(_scan_nodes(fo)) == 2
+    _check_same(fo, fr, [np.arange(4.0)])
+
+
+def test_gradient_through_merged_scans():
+    x = T.vector("x", dtype=FX)
+    w = T.scalar("w", dtype=FX)
+    a, _ = scan(lambda r, w_: T.tanh(r * w_), sequences=[x], non_sequences=[w])
+    b, _ = scan(lambda r, h: h * r + 1.0, sequences=[x], outputs_info=[T.constant(0.5, dtype=FX)])
+    cost = (a ** 2).sum() + b[-1] * w
+    gx, gw = T.grad(cost, [x, w])
+    fo, fr = _both([x, w], [cost, gx, gw])
+    # The two forward loops merge; the backward loops read different forward results.
+    assert [str(n.op) for n in _scan_nodes(fo)].count("Scan{scan_fn}") == 1
+    assert len(_scan_nodes(fr)) == 4
+    _check_same(fo, fr, [_rng().normal(size=5), np.float64(0.7)])

@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 from theanolite.configparser import config
 from theanolite.graph.fg import FunctionGraph
-from theanolite.rewriting import blas, canonicalize, inplace, nnet_rewrites, scan_rewrites, shape, stabilize, useless  # noqa: F401,E501 (registration)
+from theanolite.rewriting import blas, canonicalize, inplace, nnet_rewrites, scan_rewrites, shape, stabilize, sum_rewrites, useless  # noqa: F401,E501 (registration)
 from theanolite.rewriting.db import rewrite_db
 from theanolite.rewriting.driver import apply_local_rewrites
 from theanolite.rewriting.fusion import fuse_elemwise

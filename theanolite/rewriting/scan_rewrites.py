@@ -6,6 +6,8 @@
 * ``local_scan_push_out_invariants``: inner computations that depend only on
   non-sequences (and constants) run once, before the loop; their results enter the
   loop as new non-sequences.
+* ``local_scan_merge``: two Scans over the same sequences and ``n_steps`` (neither
+  reading the other, no stop condition) become one loop computing both sets of outputs.
 * ``local_inc_subtensor_inplace``: (Advanced)IncSubtensor writes into its first input
   when ``can_destroy`` says nobody else can observe that buffer.
 
@@ -151,6 +153,67 @@ def local_scan_push_out_invariants(fgraph: FunctionGraph, node: Apply) -> Any:
                     non_seqs, n_steps, cond)
 
 
+def _same_n_steps(a: Variable, b: Variable) -> bool:
+    return a is b or (isinstance(a, Constant) and isinstance(b, Constant) and a.equals(b))
+
+
+def _mergeable(a: Apply, b: Apply) -> bool:
+    """Same loop (sequences, n_steps, properties, no stop condition), neither reading the
+    other's outputs."""
+    oa, ob = a.op, b.op
+    if oa.as_while or ob.as_while or oa.truncate_gradient != ob.truncate_gradient or oa.mode != ob.mode:
+        return False
+    n_a, seqs_a = oa.split_outer_inputs(a.inputs)[:2]
+    n_b, seqs_b = ob.split_outer_inputs(b.inputs)[:2]
+    if not seqs_a or not _same_n_steps(n_a, n_b) or set(seqs_a) != set(seqs_b):
+        return False
+    anc_a, anc_b = set(ancestors(a.inputs)), set(ancestors(b.inputs))
+    return not any(o in anc_a for o in b.outputs) and not any(o in anc_b for o in a.outputs)
+
+
+def _fresh_inner(op: Scan, seq_map: dict) -> tuple[dict, list[Variable]]:
+    """New inner inputs for ``op`` (its sequences mapped through ``seq_map``) and its inner
+    outputs rewritten on them; fresh copies keep the two bodies apart even when both
+    nodes share one op instance."""
+    mapping = dict(seq_map)
+    for v in op.inner_inputs[op.n_seqs:]:
+        mapping[v] = v.type(v.name)
+    return mapping, clone_replace(op.inner_outputs, mapping)
+
+
+@register("canonicalize", "scan", "scan_merge", tracks=[Scan])
+def local_scan_merge(fgraph: FunctionGraph, node: Apply) -> Any:
+    """Run two Scans over the same sequences and number of steps as one loop.
+
+    The partner is the first mergeable Scan node in ``fgraph.toposort()`` order.
+    """
+    partner = next((n for n in fgraph.toposort() if n is not node and isinstance(n.op, Scan)
+                    and _mergeable(node, n)), None)
+    if partner is None:
+        return None
+    oa, ob = node.op, partner.op
+    n_steps, seqs_a, bufs_a, carries_a, ns_a = oa.split_outer_inputs(node.inputs)
+    _, seqs_b, bufs_b, carries_b, ns_b = ob.split_outer_inputs(partner.inputs)
+    inner_of = {}
+    for outer, inner in zip(seqs_a, oa.inner_seqs()):
+        inner_of.setdefault(outer, inner)
+    mp, outs_b = _fresh_inner(ob, {i: inner_of[o] for o, i in zip(seqs_b, ob.inner_seqs())})
+    b1, b2 = ob.n_states, ob.n_states + ob.n_nit_sot
+    states = [(o, taps, ins, out) for o, taps, ins, out in
+              zip(bufs_a, oa.state_taps, oa.inner_taps(), oa.inner_state_outs())]
+    states += [(o, taps, [mp[v] for v in ins], out) for o, taps, ins, out in
+               zip(bufs_b, ob.state_taps, ob.inner_taps(), outs_b[:b1])]
+    nit = oa.inner_nit_outs() + outs_b[b1:b2]
+    carries = list(zip(carries_a, oa.inner_carries(), oa.inner_carry_outs()))
+    carries += [(o, mp[i], out) for o, i, out in zip(carries_b, ob.inner_carries(), outs_b[b2:])]
+    non_seqs = list(zip(ns_a, oa.inner_non_seqs())) + [(o, mp[i]) for o, i in zip(ns_b, ob.inner_non_seqs())]
+    new = _rebuild(oa, list(zip(seqs_a, oa.inner_seqs())), states, nit, carries, non_seqs, n_steps)
+    st_a, nit_a, ca_a = oa.split_outer_outputs(node.outputs)
+    st_b, nit_b, ca_b = ob.split_outer_outputs(partner.outputs)
+    # The new outputs follow the layout: states, per-step outputs, carries (A's before B's).
+    return dict(zip(st_a + st_b + nit_a + nit_b + ca_a + ca_b, new))
+
+
 _INC_OPS = (IncSubtensor, AdvancedIncSubtensor1, AdvancedIncSubtensor)
 
 
@@ -168,4 +231,4 @@ def local_inc_subtensor_inplace(fgraph: FunctionGraph, node: Apply) -> Any:
 
 
 __all__ = ["local_scan_remove_unused_outputs", "local_scan_push_out_invariants",
-           "local_inc_subtensor_inplace"]
+           "local_scan_merge", "local_inc_subtensor_inplace"]

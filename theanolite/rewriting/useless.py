@@ -12,6 +12,7 @@ from theanolite.tensor.alloc_ops import MakeVector
 from theanolite.tensor.elemwise import DimShuffle
 from theanolite.tensor.reduction import Sum
 from theanolite.tensor.shape_ops import Reshape
+from theanolite.tensor.subtensor import SliceSpec, Subtensor
 from theanolite.tensor.var import TensorConstant
 
 
@@ -141,5 +142,15 @@ def local_useless_reshape(fgraph, node):
 def local_sum_over_no_axes(fgraph, node):
     """sum(x, axis=()) -> x (cast to the sum's dtype)."""
     if node.op.axis == ():
+        return [as_type_of(node.inputs[0], node.outputs[0])]
+    return None
+
+
+@register("canonicalize", "useless", tracks=[Subtensor])
+def local_useless_subtensor(fgraph, node):
+    """x[:], x[:, :], ... (every entry a full slice with no step) -> x."""
+    spec = node.op.idx_list
+    if all(isinstance(s, SliceSpec) and s.start is None and s.stop is None and s.step in (None, 1)
+           for s in spec) and len(node.inputs) == 1:
         return [as_type_of(node.inputs[0], node.outputs[0])]
     return None

@@ -11,11 +11,11 @@ import numpy as np
 
 from theanolite.graph.basic import Constant
 from theanolite.rewriting.db import register
-from theanolite.rewriting.utils import as_type_of, constant_value, is_constant_equal, is_elemwise, literal
+from theanolite.rewriting.utils import (as_type_of, constant_value, is_constant_equal, is_elemwise, literal,
+                                        literal_source)
 from theanolite.scalar import basic as scal
 from theanolite.tensor import math as tm
 from theanolite.tensor.basic import fill
-from theanolite.tensor.elemwise import DimShuffle
 
 
 @register("canonicalize", "fill", tracks=[scal.Second])
@@ -68,12 +68,7 @@ def _flatten(fgraph, node, scalar_class) -> list:
 
 def _scalar_literal(var):
     """The value of a size-1 constant seen through DimShuffle/Cast, else None."""
-    v = var
-    while v.owner is not None and (isinstance(v.owner.op, DimShuffle) or is_elemwise(v, scal.Cast)):
-        v = v.owner.inputs[0]
-    if isinstance(v, Constant) and np.asarray(v.data).size == 1:
-        return np.asarray(constant_value(var))
-    return None
+    return None if literal_source(var) is None else np.asarray(constant_value(var))
 
 
 def _canonize(fgraph, node, scalar_class, combine, identity):

@@ -13,12 +13,13 @@ from typing import Any
 
 import numpy as np
 
-from theanolite.graph.basic import Apply, Constant, Variable, ancestors, clone_replace
+from theanolite.graph.basic import Apply, Variable, ancestors, clone_replace
 from theanolite.graph.fg import FunctionGraph
 from theanolite.rewriting.db import rewrite_db
+from theanolite.rewriting.utils import literal_source
 from theanolite.scalar.basic import Cast, ScalarConstant, ScalarType, Second
 from theanolite.scalar.composite import Composite
-from theanolite.tensor.elemwise import DimShuffle, Elemwise
+from theanolite.tensor.elemwise import Elemwise
 
 MAX_FUSED_INPUTS = 32  # keeps generated C functions' argument lists reasonable
 
@@ -56,7 +57,7 @@ def _grow(fgraph: FunctionGraph, root: Apply) -> tuple[list[Apply], list[Variabl
                 producer = inp.owner
                 if producer is None or producer in members or not _fusable(producer):
                     continue
-                if inp.broadcastable != pattern or _is_scalar_literal(inp):
+                if inp.broadcastable != pattern or literal_source(inp) is not None:
                     continue
                 outside = [c for c, _ in fgraph.clients.get(inp, []) if c not in members and c != "output"]
                 is_output = any(c == "output" for c, _ in fgraph.clients.get(inp, []))
@@ -83,28 +84,18 @@ def _feeds(consumers: list[Apply], cluster: list[Apply]) -> bool:
     return any(id(v) in produced for v in ancestors(_leaves(cluster)))
 
 
-def _is_scalar_literal(var: Variable) -> bool:
-    v = var
-    while v.owner is not None and isinstance(v.owner.op, DimShuffle):
-        v = v.owner.inputs[0]
-    return isinstance(v, Constant) and np.asarray(v.data).size == 1
-
-
 def _leaves(nodes: list[Apply]) -> list[Variable]:
     inside = {id(o) for n in nodes for o in n.outputs}
     seen: dict[int, Variable] = {}
     for n in nodes:
         for i in n.inputs:
-            if id(i) not in inside and not _is_scalar_literal(i):
+            if id(i) not in inside and literal_source(i) is None:
                 seen.setdefault(id(i), i)
     return list(seen.values())
 
 
 def _scalar_literal(var: Variable) -> ScalarConstant:
-    v = var
-    while v.owner is not None:
-        v = v.owner.inputs[0]
-    value = np.asarray(v.data).reshape(())
+    value = np.asarray(literal_source(var).data).reshape(())
     return ScalarConstant(ScalarType(var.dtype), value.astype(var.dtype))
 
 

@@ -5,9 +5,10 @@ from typing import Any
 
 import numpy as np
 
-from theanolite.graph.basic import Constant, Variable
+from theanolite.graph.basic import Constant
 from theanolite.graph.fg import FunctionGraph
 from theanolite.rewriting.db import rewrite_db
+from theanolite.tensor.var import TensorConstant
 
 
 def merge(fgraph: FunctionGraph) -> int:
@@ -47,34 +48,34 @@ def _constants(fgraph: FunctionGraph) -> list[Constant]:
     return result
 
 
+def fold_node(fgraph: FunctionGraph, node: Any) -> list | None:
+    """Constants for ``node``'s outputs when all its inputs are constants (via ``perform``),
+    else None. Also registered as a local rewrite, so folding follows every other rewrite."""
+    if not node.inputs or not all(isinstance(i, Constant) for i in node.inputs):
+        return None
+    if not node.op.do_constant_folding(fgraph, node) or getattr(node.op, "destroy_map", None):
+        return None
+    if any(not hasattr(o.type, "dtype") for o in node.outputs):
+        return None
+    storage = [[None] for _ in node.outputs]
+    try:
+        with np.errstate(all="ignore"):
+            node.op.perform(node, [i.data for i in node.inputs], storage)
+    except Exception:
+        return None  # keep the node: the error belongs to run time, where the user expects it
+    return [TensorConstant(o.type, np.asarray(c[0], dtype=o.type.dtype)) for o, c in zip(node.outputs, storage)]
+
+
 def constant_folding(fgraph: FunctionGraph) -> int:
-    """Evaluate (with ``perform``) every node whose inputs are all constants."""
+    """Fold every node whose inputs are all constants, in topological order."""
     folded = 0
     for node in fgraph.toposort():
         if node not in fgraph.apply_nodes:
             continue
-        if not node.inputs or not all(isinstance(i, Constant) for i in node.inputs):
+        constants = fold_node(fgraph, node)
+        if constants is None:
             continue
-        if not node.op.do_constant_folding(fgraph, node) or getattr(node.op, "destroy_map", None):
-            continue
-        if any(not hasattr(o.type, "dtype") for o in node.outputs):
-            continue
-        storage = [[None] for _ in node.outputs]
-        try:
-            with np.errstate(all="ignore"):
-                node.op.perform(node, [i.data for i in node.inputs], storage)
-        except Exception:
-            continue  # the error will be raised at run time, where the user expects it
-        pairs = []
-        for out, cell in zip(node.outputs, storage):
-            value = np.asarray(cell[0], dtype=out.type.dtype)
-            pairs.append((out, _constant_like(out, value)))
-        fgraph.replace_all(pairs, reason="constant_folding")
+        fgraph.replace_all(list(zip(node.outputs, constants)), reason="constant_folding")
         folded += 1
     rewrite_db.fired["constant_folding"] += folded
     return folded
-
-
-def _constant_like(var: Variable, value: np.ndarray) -> Variable:
-    from theanolite.tensor.var import TensorConstant
-    return TensorConstant(var.type, value)

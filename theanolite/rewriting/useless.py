@@ -1,10 +1,9 @@
 """Removal of ops that change nothing, and constant folding as a local rewrite."""
 from __future__ import annotations
 
-import numpy as np
-
 from theanolite.graph.basic import Constant
 from theanolite.rewriting.db import register
+from theanolite.rewriting.merge import fold_node
 from theanolite.rewriting.utils import as_type_of, is_elemwise
 from theanolite.scalar import basic as scal
 from theanolite.tensor.basic import Rebroadcast
@@ -13,27 +12,10 @@ from theanolite.tensor.elemwise import DimShuffle
 from theanolite.tensor.reduction import Sum
 from theanolite.tensor.shape_ops import Reshape
 from theanolite.tensor.subtensor import SliceSpec, Subtensor
-from theanolite.tensor.var import TensorConstant
 
 
-def _fold(fgraph, node):
-    if not node.inputs or not all(isinstance(i, Constant) for i in node.inputs):
-        return None
-    if not node.op.do_constant_folding(fgraph, node) or getattr(node.op, "destroy_map", None):
-        return None
-    if any(not hasattr(o.type, "dtype") for o in node.outputs):
-        return None
-    storage = [[None] for _ in node.outputs]
-    try:
-        with np.errstate(all="ignore"):
-            node.op.perform(node, [i.data for i in node.inputs], storage)
-    except Exception:
-        return None  # keep the node: the error belongs to run time
-    return [TensorConstant(o.type, np.asarray(c[0], dtype=o.type.dtype)) for o, c in zip(node.outputs, storage)]
-
-
-local_constant_folding = register("canonicalize", "constant_folding", name="local_constant_folding")(_fold)
-register("specialize", "constant_folding", name="local_constant_folding_late")(_fold)
+local_constant_folding = register("canonicalize", "constant_folding", name="local_constant_folding")(fold_node)
+register("specialize", "constant_folding", name="local_constant_folding_late")(fold_node)
 
 
 @register("canonicalize", "useless", tracks=[scal.Identity])

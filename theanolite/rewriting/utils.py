@@ -7,7 +7,7 @@ import numpy as np
 
 from theanolite.graph.basic import Constant, Variable
 from theanolite.scalar import basic as scal
-from theanolite.tensor.basic import (NotScalarConstantError, cast, fill, get_scalar_constant_value,
+from theanolite.tensor.basic import (NotScalarConstantError, cast, get_scalar_constant_value,
                                      patternbroadcast)
 from theanolite.tensor.elemwise import DimShuffle, Elemwise
 from theanolite.tensor.type import TensorType
@@ -64,8 +64,14 @@ def as_type_of(new: Variable, old: Variable) -> Variable | None:
     return new
 
 
-def elemwise_of(scalar_op: scal.ScalarOp) -> Elemwise:
-    return Elemwise(scalar_op)
+def literal_source(var: Variable) -> Constant | None:
+    """The size-1 Constant that ``var`` is, seen through DimShuffles and casts, else None."""
+    v = var
+    while v.owner is not None and (isinstance(v.owner.op, DimShuffle) or is_elemwise(v, scal.Cast)):
+        v = v.owner.inputs[0]
+    if isinstance(v, Constant) and np.asarray(v.data).size == 1:
+        return v
+    return None
 
 
 def literal(value: Any, dtype: str) -> Constant:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import fsutil
 from .counters import read_counters
-from .entry import META_NAME, EntryInfo, VerifyReport, inspect_entry, read_info
+from .entry import META_NAME, EntryInfo, VerifyReport, inspect_entry, read_info, read_meta
 from .errors import CacheError, KeyPrefixError
 from .keys import is_key
 from .locks import KeyLock
@@ -39,6 +39,7 @@ class StoreMaintenance:
         def _lock(self, key: str) -> KeyLock: ...
         def remove(self, key: str, lock_timeout: float | None = None) -> bool: ...
         def _quarantine(self, key: str, reason: str) -> Path: ...
+        def _prune_index(self) -> None: ...
 
     def keys(self) -> Iterator[str]:
         """Keys of every entry directory on disk, valid or not (a directory scan)."""
@@ -119,7 +120,7 @@ class StoreMaintenance:
         if not is_key(key) or not os.path.isdir(d):
             raise KeyPrefixError(f"no cache entry {key!r} in {self.root}")
         try:
-            meta = json.loads(fsutil.read_file(d / META_NAME))
+            meta = read_meta(d)
             usage = read_info(d, key)
             module, c_source = meta["module"]["name"], meta["c_source"]["name"]
         except (OSError, ValueError, KeyError, TypeError) as e:
@@ -163,17 +164,18 @@ class StoreMaintenance:
                     gone.add(info.key)
         return removed
 
-    def evict(self, max_bytes: int) -> list[str]:
+    def evict(self, max_bytes: int, keep: frozenset[str] | set[str] = frozenset()) -> list[str]:
         """Delete least-recently-used entries until the total is at most ``max_bytes``.
-        Entries whose key lock is held (being published or verified) are skipped, so
-        the total may stay above the cap. Returns the removed keys, oldest first."""
+        Entries in ``keep`` and entries whose key lock is held (being published or
+        verified) are skipped, so the total may stay above the cap. Returns the removed
+        keys, oldest first."""
         infos = sorted(self.entries(), key=lambda i: (i.last_used, i.key))
         total = sum(i.size for i in infos)
         removed = []
         for info in infos:
             if total <= max_bytes:
                 break
-            if self.remove(info.key, lock_timeout=0):
+            if info.key not in keep and self.remove(info.key, lock_timeout=0):
                 total -= info.size
                 removed.append(info.key)
         return removed
@@ -230,6 +232,7 @@ class StoreMaintenance:
             if is_key(key) and self._if_unlocked(
                     key, lambda: not os.path.lexists(self.entry_dir(key)), unlink=True):
                 removed.append(name)
+        self._prune_index()
         return removed
 
     @staticmethod

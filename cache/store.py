@@ -29,6 +29,7 @@ from . import counters, fsutil
 from .entry import (HIT_COUNT_CAP, HITS_NAME, META_NAME, Entry, build_names, inspect_entry,
                     seal)
 from .errors import CacheUnavailable, CacheWarning, LockTimeout
+from .index import GraphIndexMixin
 from .keys import PartValue, describe_key_parts, is_key, make_key
 from .locks import KeyLock
 from .maintenance import StoreMaintenance
@@ -77,7 +78,7 @@ def _warn(message: str) -> None:
     warnings.warn(message, CacheWarning, stacklevel=3)
 
 
-class CacheStore(StoreMaintenance):
+class CacheStore(StoreMaintenance, GraphIndexMixin):
     """A cache of compiled modules under ``root`` (see the module docstring).
 
     Safe for concurrent use by many processes (and threads, each call taking its own
@@ -224,6 +225,7 @@ class CacheStore(StoreMaintenance):
             self._remove_stale_tmp(key)
             entry = self._build_and_rename(key, recorded, summary, build)
             counters.bump(self.root, "compiles")
+            self._index_add(key, recorded)
             return entry
         finally:
             lock.release()
@@ -356,6 +358,7 @@ class CacheStore(StoreMaintenance):
                 fsutil.fsync_path(self.entry_dir(key).parent)
             except OSError:
                 pass  # published; durability across a power cut is best effort
+            self._index_add(key, found.meta.get("key_parts", {}))
             return Entry(key, self.entry_dir(key), found.meta)
         finally:
             lock.release()

@@ -13,7 +13,6 @@ is built in a private temporary directory. Loaded modules are memoized per proce
 """
 from __future__ import annotations
 
-import hashlib
 import importlib.machinery
 import importlib.util
 import platform
@@ -31,6 +30,7 @@ from theanolite.ccodegen.blas_c import set_blas_pointers
 from theanolite.ccodegen.keying import CODEGEN_VERSION, key_parts, libc_version
 from theanolite.ccodegen.partition import Partition
 from theanolite.ccodegen.segment import cdef, emit
+from theanolite.configparser import config
 from theanolite.graph.fg import FunctionGraph
 
 # Flags the generated code relies on (in the key through the ``codegen`` part):
@@ -125,8 +125,14 @@ def load_module(path: Path, name: str) -> ModuleType:
 
 
 def get_module(fgraph: FunctionGraph, part: Partition, cxx: str, flag_values: dict[str, Any],
-               cache_dir: str | None) -> ModuleType:
-    """The loaded module for ``fgraph``: from memory, from the disk cache, or compiled."""
+               cache_dir: str | None, compile_on_miss: bool = True) -> ModuleType | None:
+    """The loaded module for ``fgraph``: from memory, from the disk cache, or compiled.
+
+    Without a compiler (``cxx`` empty) only a prebuilt entry can serve: one built from the
+    same graph, codegen, flags and platform by any compiler (e.g. imported from a bundle).
+    Returns None when nothing can serve: no compiler and no such entry, or a miss with
+    ``compile_on_miss`` False. Raises CompileError when the compiler fails.
+    """
     cxxflags = str(flag_values.get("cxxflags", ""))
     parts = key_parts(fgraph, cxx, flag_values, base_flags(cxxflags))
     from theanolite.cache import CacheStore, CacheUnavailable, default_cache_dir, make_key
@@ -134,54 +140,125 @@ def get_module(fgraph: FunctionGraph, part: Partition, cxx: str, flag_values: di
     module = _LOADED.get(key)
     if module is not None:
         stats.memory_hits += 1
+        stats.served_keys.append(module.__theanolite_key__)
         return module
     name = f"_theanolite_{key[:24]}"
     made: dict[str, Any] = {}
 
-    def source() -> tuple[str, str]:
+    def build(tmp: Path) -> tuple[str, str]:
         if "source" not in made:
             made["source"] = module_source(part)
-        return made["source"]
-
-    def build(tmp: Path) -> tuple[str, str]:
-        text, decls = source()
+        text, decls = made["source"]
         return compile_module(text, decls, name, tmp, cxx, cxxflags)
 
     try:
         root, _ = default_cache_dir(cache_dir or None)
         store = CacheStore(root)
-        entry = store.lookup(key)
+        entry = store.lookup(key) if cxx else store.find_compatible(parts, {"compiler"})
         if entry is None:
+            if config.explain_cache_misses:
+                explain_miss(store, key, parts)
+            if not cxx or not compile_on_miss:
+                return None
             before = stats.compiles
-            entry = store.publish(key, parts, _summary(fgraph, part, source()[0]), build)
+            entry = store.publish(key, parts, graph_summary(fgraph, part), build)
             if stats.compiles == before:
                 stats.disk_hits += 1  # another process published it while we waited
+            else:
+                _maybe_evict(store, entry.key)
         else:
             stats.disk_hits += 1
         store.record_hit(entry)
-        path = entry.module_path
+        path, name, served = entry.module_path, _module_name(entry.module_path), entry.key
     except CacheUnavailable as exc:
+        if not cxx or not compile_on_miss:
+            return None
         warnings.warn(f"theanolite: compiled-module cache unavailable ({exc}); building in a "
                       "temporary directory", stacklevel=4)
         tmp = Path(tempfile.mkdtemp(prefix="theanolite-"))
         so_name, _ = build(tmp)
-        path = tmp / so_name
+        path, served = tmp / so_name, key
     module = load_module(path, name)
     set_blas_pointers(module)
+    module.__theanolite_key__ = served  # the entry's key (another compiler's, on a deployment)
+    stats.served_keys.append(served)
     _LOADED[key] = module
     return module
 
 
-def _summary(fgraph: FunctionGraph, part: Partition, source: str) -> str:
-    """meta.json's human summary: the segments' ops and the generated C's sha256 (the C
-    before cffi's wrapper; the stored file's own sha256 is in meta.json's c_source)."""
-    ops = []
+def _module_name(path: Path) -> str:
+    """The extension's init name is fixed at compile time: take it from the file name
+    (an entry built by another compiler for this graph has another key)."""
+    return path.name.split(".", 1)[0]
+
+
+def _maybe_evict(store: Any, just_used: str) -> None:
+    """Enforce ``cache_max_size`` after publishing, LRU first, sparing
+    ``just_used`` and entries other processes hold (their key lock)."""
+    cap = config.cache_max_size
+    if not cap:
+        return
+    try:
+        store.evict(cap, keep={just_used})
+    except Exception as exc:  # eviction is housekeeping: never fail a function for it
+        warnings.warn(f"theanolite: cache eviction failed: {exc}", stacklevel=5)
+
+
+def explain_miss(store: Any, key: str, parts: dict[str, str]) -> None:
+    """Log (logger ``theanolite.cache``, WARNING) why ``key`` missed: the key parts in
+    which the closest entry built from the same graph differs."""
+    import logging
+    log = logging.getLogger("theanolite.cache")
+    found = store.closest(parts)
+    if found is None:
+        log.warning("theanolite cache miss %s: no entry was built from this graph "
+                    "(the graph, i.e. its ops, types or constants, is new)", key[:16])
+        return
+    entry, differing = found
+    recorded = entry.meta.get("key_parts", {})
+    details = []
+    for name in differing:
+        old = recorded.get(name, {}).get("value", "<long value>") if name in recorded else "<absent>"
+        new = parts.get(name, "<absent>")
+        new = new if len(new) <= 256 else "<long value>"
+        details.append(f"{name}: {old!r} -> {new!r}")
+    log.warning("theanolite cache miss %s: the closest entry %s (same graph) differs in "
+                "%s", key[:16], entry.key[:16], "; ".join(details) or "nothing (raced)")
+
+
+def graph_summary(fgraph: FunctionGraph, part: Partition) -> str:
+    """meta.json's one-line description: ``(inputs) -> (outputs) | ops``, e.g.
+    ``(x: matrix f64, w: vector f64) -> (vector f64) | 3 nodes in C: Gemv, Composite{...}``."""
+    def describe(v: Any) -> str:
+        t = v.type
+        ndim = getattr(t, "ndim", None)
+        kind = {0: "scalar", 1: "vector", 2: "matrix", 3: "tensor3"}.get(ndim, f"{ndim}d")
+        dtype = str(getattr(t, "dtype", "?")).replace("float", "f").replace("uint", "u").replace("int", "i")
+        label = f"{kind} {dtype}"
+        return f"{v.name}: {label}" if getattr(v, "name", None) else label
+
+    ins = ", ".join(describe(v) for v in fgraph.inputs)
+    outs = ", ".join(describe(v) for v in fgraph.outputs)
+    counts: dict[str, int] = {}
     for seg in part.segments:
-        ops.append("[" + ", ".join(str(n.op)[:60] for n in seg.nodes[:12]) +
-                   (", ..." if len(seg.nodes) > 12 else "") + "]")
-    sha = hashlib.sha256(source.encode()).hexdigest()
-    return (f"generated C sha256 {sha}; {len(part.segments)} C segment(s) of "
-            f"{len(fgraph.apply_nodes)} nodes: " + " ".join(ops))[:2000]
+        for node in seg.nodes:
+            op = _op_label(node.op)
+            counts[op] = counts.get(op, 0) + 1
+    n_c = sum(counts.values())
+    ops = ", ".join(op if n == 1 else f"{op} x{n}" for op, n in counts.items())
+    rest = len(fgraph.apply_nodes) - n_c
+    tail = f"; {rest} in Python" if rest else ""
+    nodes = "1 node" if n_c == 1 else f"{n_c} nodes"
+    return f"({ins}) -> ({outs}) | {nodes} in C: {ops}{tail}"[:400]
+
+
+def _op_label(op: Any) -> str:
+    inner = getattr(getattr(op, "scalar_op", None), "nodes", None)
+    if inner is not None:  # a fused loop: name the scalar ops inside, not the expression
+        names = dict.fromkeys(str(n[0]).split("{")[0] for n in inner)  # (op, refs, ...)
+        return "Fused{" + ",".join(names) + "}"
+    text = str(op)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def key_of(fgraph: FunctionGraph, cxx: str, flag_values: dict[str, Any]) -> str:

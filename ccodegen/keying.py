@@ -113,7 +113,8 @@ def key_parts(fgraph: FunctionGraph, cxx: str, flag_values: dict[str, Any],
     return {
         "graph": serialize_graph(fgraph),
         "codegen": codegen,
-        "compiler": compiler_identity(cxx),
+        # No compiler (cxx=""): only prebuilt entries can serve, found ignoring this part.
+        "compiler": compiler_identity(cxx) if cxx else "none",
         "flags": ";".join(f"{k}={v}" for k, v in sorted(flag_values.items())),
         "platform": f"{platform_tag()} {libc_version()}",
     }

@@ -33,6 +33,22 @@ def warn_no_compiler() -> None:
                   "THEANOLITE_FLAGS=cxx=/path/to/cc.", RuntimeWarning, stacklevel=5)
 
 
+_warned_not_compiled = False
+
+
+def warn_not_compiled() -> None:
+    """Say once per process that a graph missed the cache and compiling is off."""
+    global _warned_not_compiled
+    stats.fallbacks += 1
+    if _warned_not_compiled:
+        return
+    _warned_not_compiled = True
+    warnings.warn("theanolite: a function is not in the compiled-module cache and "
+                  "compile_on_cache_miss is False: it runs in Python. Precompile it "
+                  "(theanolite-precompile) or import a bundle (theanolite-cache import).",
+                  RuntimeWarning, stacklevel=5)
+
+
 def _is_lazy(fgraph: FunctionGraph) -> bool:
     from theanolite.compile.linker import is_lazy
     return any(is_lazy(node) for node in fgraph.apply_nodes)
@@ -46,10 +62,15 @@ def make_c_program(fgraph: FunctionGraph, mode: Any = None) -> CProgram | None:
     if not part.segments:
         return None
     try:
-        module = get_module(fgraph, part, config.cxx, config.c_key_flags(), config.compiledir)
+        module = get_module(fgraph, part, config.cxx, config.c_key_flags(), config.compiledir,
+                            compile_on_miss=config.compile_on_cache_miss)
     except CompileError as exc:
         stats.fallbacks += 1
         warnings.warn(f"theanolite: {exc}\nRunning this function in Python instead.",
                       RuntimeWarning, stacklevel=5)
+        return None
+    if module is None:  # not in the cache, and compiling is off or impossible
+        if config.cxx:
+            warn_not_compiled()
         return None
     return CProgram(fgraph, part, module, keep_workspace=not config.allow_gc)

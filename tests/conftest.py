@@ -16,3 +16,13 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.fspath.basename.startswith("test_ccodegen_"):
             item.add_marker(skip)
+
+
+def pytest_configure(config):
+    """With the C backend disabled, use an empty private cache: modules left by a C run
+    would otherwise load (as they should for users) and the Python fallback would go
+    untested."""
+    import tempfile
+    from theanolite.configparser import config as tl_config
+    if not tl_config.cxx and not tl_config.compiledir:
+        tl_config.compiledir = tempfile.mkdtemp(prefix="theanolite-nocc-cache-")

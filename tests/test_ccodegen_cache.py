@@ -155,7 +155,8 @@ def test_cache_hit_across_processes_compiles_zero_times(tmp_path):
     assert len(metas) == 2
     meta = json.loads(metas[0].read_text())
     assert set(meta["key_parts"]) == {"graph", "codegen", "compiler", "flags", "platform"}
-    assert "generated C sha256" in meta["summary"] and len(meta["c_source"]["sha256"]) == 64
+    assert ") -> (" in meta["summary"] and " in C: " in meta["summary"]
+    assert len(meta["c_source"]["sha256"]) == 64
 
 
 def test_no_compiler_runs_in_python_with_one_warning(tmp_path):

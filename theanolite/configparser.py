@@ -92,7 +92,12 @@ _FLAGS = [
          "Flags for the C compiler (part of the cache key).", in_c_key=True),
     Flag("compiledir", "", _str, "Cache directory (default: $THEANOLITE_CACHE_DIR, XDG, ~/.cache)."),
     Flag("cache_max_size", 2**30, _size, "Size cap of the on-disk cache, LRU-evicted."),
-    Flag("explain_cache_misses", False, _bool, "Log which key parts differ on a cache miss."),
+    Flag("explain_cache_misses", False, _bool,
+         "On a cache miss, log (logger theanolite.cache) which key parts differ from the "
+         "closest entry built from the same graph."),
+    Flag("compile_on_cache_miss", True, _bool,
+         "False: never run the C compiler; graphs missing from the cache run in Python "
+         "(deployment machines, `theanolite-precompile --check`)."),
     Flag("cast_policy", "custom", _choice("custom", "numpy+floatX"),
          "How Python scalar constants get their dtype."),
     Flag("on_unused_input", "raise", _choice("raise", "warn", "ignore"),

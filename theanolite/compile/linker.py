@@ -38,12 +38,12 @@ def make_program(fgraph: FunctionGraph, mode: Any) -> Callable[[list], list]:
         # C where ops have it (theanolite.ccodegen); Python when no compiler is configured.
         from theanolite.configparser import config
         from theanolite.ccodegen import linker as c_linker
+        # Without a compiler, modules built elsewhere (a bundle) still serve.
+        program = c_linker.make_c_program(fgraph, mode)
+        if program is not None:
+            return program
         if not config.cxx:
             c_linker.warn_no_compiler()
-        else:
-            program = c_linker.make_c_program(fgraph, mode)
-            if program is not None:
-                return program
     return PyProgram(fgraph)
 
 

@@ -111,3 +111,9 @@ def test_builder_errors_are_reported_and_exit_1(tmp_path, capsys):
     assert by_name["boom"]["status"] == "error"
     assert "the builder failed" in by_name["boom"]["error"]
     assert "must return a compiled function" in by_name["not_a_function"]["error"]
+
+
+def test_the_readme_example_declares_its_functions():
+    example = Path(__file__).resolve().parents[1] / "examples" / "precompiled_models.py"
+    module = load_target(str(example))
+    assert [b.name for b in builders_of(module)] == ["train_step", "predict"]

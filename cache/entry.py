@@ -93,6 +93,17 @@ def _file_records(meta: Any, key: str) -> list[tuple[str, dict[str, Any]]]:
     return out
 
 
+def read_meta(d: Path) -> Any:
+    """The parsed meta.json of the entry directory ``d``. Raises OSError, or ValueError
+    for anything that is not JSON, including nesting too deep for the parser (which
+    json reports as RecursionError)."""
+    data = fsutil.read_file(d / META_NAME)
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise ValueError("meta.json is nested too deeply") from None
+
+
 def inspect_entry(d: Path, key: str, full: bool = False) -> tuple[str, Any]:
     """Classify the entry directory ``d`` of ``key`` without changing anything.
 
@@ -114,7 +125,7 @@ def inspect_entry(d: Path, key: str, full: bool = False) -> tuple[str, Any]:
         why = fsutil.check_path(d / META_NAME, False)
         if why:
             return "unsafe", why
-        meta = json.loads(fsutil.read_file(d / META_NAME))
+        meta = read_meta(d)
         files = _file_records(meta, key)
     except FileNotFoundError:
         return "corrupt", "meta.json is missing"
@@ -192,7 +203,7 @@ def seal(tmp: Path, key: str, key_parts: dict[str, Any], summary: str,
 def read_info(d: Path, key: str) -> EntryInfo:
     """Usage record of the entry in ``d`` from meta.json and the hits file (no
     hashing). Raises OSError/ValueError/KeyError/TypeError on a broken entry."""
-    meta = json.loads(fsutil.read_file(d / META_NAME))
+    meta = read_meta(d)
     created = float(meta["created"])
     try:
         hits_st = os.lstat(d / HITS_NAME)

@@ -35,6 +35,9 @@ def _load_builtin() -> None:
     from theanolite.ccodegen import blas_c, reduce_c
     blas_c.register_entries(register)
     reduce_c.register_entries(register)
+    from theanolite.ccodegen import nnet_c, shape_c
+    nnet_c.register_entries(register)
+    shape_c.register_entries(register)
 
 
 def c_entry(node: Apply) -> Any | None:

@@ -9,8 +9,9 @@ call it
 * checks, node by node in the Python run, that ``perform`` returned a value of the
   output's type (ndarray of the exact dtype and ndim, size 1 on broadcastable dims) and
   left inputs it does not declare in ``destroy_map`` untouched;
-* checks that neither program modified its copy of any graph input (graph inputs are
-  never destroyed: see ``theanolite.rewriting.inplace.can_destroy``);
+* checks that neither program modified its copy of any graph input other than those the
+  function owns (``fgraph.destroyable_inputs``, see
+  ``theanolite.rewriting.inplace.can_destroy``);
 * compares every output of the two runs: same shape and dtype, NaN at the same positions,
   the same infinities, finite values within a dtype-aware tolerance (exact for ints/bools).
 
@@ -74,7 +75,10 @@ class DebugProgram:
         return py_results
 
     def _check_inputs_kept(self, originals: list, copies: list, who: str) -> None:
+        owned = self.fgraph.destroyable_inputs
         for k, (orig, seen) in enumerate(zip(originals, copies)):
+            if k < len(self.fgraph.inputs) and self.fgraph.inputs[k] in owned:
+                continue  # the function owns this buffer (an updated shared variable)
             if isinstance(orig, np.ndarray) and not _same_bits(orig, seen):
                 var = self.fgraph.inputs[k] if k < len(self.fgraph.inputs) else None
                 raise DebugModeError(f"DebugMode: {who} modified graph input {k} ({var}), "

@@ -249,6 +249,11 @@ class FunctionMaker:
         self.update_pairs = update_pairs
         self.in_updates = in_updates
         fgraph = FunctionGraph(inputs, outputs)
+        # Buffers the caller handed over: explicit In(mutable=True) inputs and shared
+        # variables this function updates (their old value is dead once the update lands).
+        updated = {id(s) for s, _ in update_pairs}
+        mutable = [i.mutable for i in ins] + [id(s) in updated for s in shared_inputs]
+        fgraph.destroyable_inputs = frozenset(v for v, m in zip(fgraph.inputs, mutable) if m)
         from theanolite.compile.pipeline import optimize_graph
         optimize_graph(fgraph, mode)
         self.fgraph = fgraph

@@ -38,6 +38,9 @@ class FunctionGraph:
             self.equiv = None
         self.inputs: list[Variable] = list(inputs)
         self.outputs: list[Variable] = list(outputs)
+        # Inputs whose buffers the compiled function may overwrite (shared variables it
+        # updates, In(mutable=True)); set by FunctionMaker, read by the in-place rewrites.
+        self.destroyable_inputs: frozenset[Variable] = frozenset()
         self.clients: dict[Variable, list[tuple[Any, int]]] = {}
         self.apply_nodes: set[Apply] = set()
         self.variables: set[Variable] = set()

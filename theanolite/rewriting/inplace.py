@@ -1,9 +1,15 @@
 """In-place rewrites, guarded by a conservative destroy check.
 
-An op may overwrite an input only when nothing else can observe that buffer: the input
-is computed inside the graph (never a user input, a shared value or a constant), by a
-node that does not return a view, it is not a graph output, and this node is its only
-client. Every value still needed therefore lives in another buffer.
+An op may overwrite an input only when nothing else can observe that buffer afterwards:
+
+* the buffer is the graph's to destroy: computed inside the graph by a node that does not
+  return a view, or an input the function owns (``fgraph.destroyable_inputs``: shared
+  variables it updates, ``In(mutable=True)``) — never a constant or another input;
+* it is not a graph output;
+* every other reader, and every reader of a view of it, is an ancestor of the destroying
+  node, so it has run before the buffer changes in every topological order (this is what
+  lets ``W - lr * dot(h.T, d)`` become an in-place gemm on ``W`` while ``dot(x, W)`` in
+  the forward pass still reads the old ``W``).
 """
 from __future__ import annotations
 
@@ -17,15 +23,56 @@ from theanolite.tensor.elemwise import Elemwise
 
 def can_destroy(fgraph: FunctionGraph, var: Variable, node: Any) -> bool:
     """True if ``node`` may overwrite ``var`` without anyone else noticing."""
-    if isinstance(var, Constant) or var.owner is None or var in fgraph.inputs:
+    if isinstance(var, Constant):
         return False
-    clients = fgraph.clients.get(var, [])
-    if len(clients) != 1 or clients[0][0] is not node:
-        return False
-    producer = var.owner.op
-    if getattr(producer, "view_map", {}).get(var.index) or getattr(producer, "destroy_map", {}).get(var.index):
-        return False  # a view (or an in-place result) shares a buffer with something else
-    return not any(c[0] == "output" for c in clients)
+    if var.owner is None or var in fgraph.inputs:
+        if var not in fgraph.destroyable_inputs:
+            return False
+    else:
+        producer = var.owner.op
+        if getattr(producer, "view_map", {}).get(var.index) or \
+                getattr(producer, "destroy_map", {}).get(var.index):
+            return False  # a view (or an in-place result) shares a buffer with something else
+    found = _readers(fgraph, var)
+    if found is None:
+        return False  # an output, or a view of it is one, or someone destroys it already
+    readers, uses = found
+    if uses.get(node, 0) != 1 or not any(c is node for c, _ in fgraph.clients[var]):
+        return False  # the node would read what it overwrites (twice, or through a view)
+    others = readers - {node}
+    return not others or others <= _ancestors(node)
+
+
+def _readers(fgraph: FunctionGraph, var: Variable) -> tuple[set, dict] | None:
+    """Nodes reading ``var``'s buffer directly or through views, and how many times each
+    does; None if the buffer (or a view of it) is a graph output or already destroyed."""
+    uses: dict = {}
+    stack = [var]
+    while stack:
+        v = stack.pop()
+        for client, i in fgraph.clients.get(v, []):
+            if client == "output":
+                return None
+            uses[client] = uses.get(client, 0) + 1
+            op = client.op
+            if any(i in ins for ins in getattr(op, "destroy_map", {}).values()):
+                return None
+            for o, ins in getattr(op, "view_map", {}).items():
+                if i in ins:
+                    stack.append(client.outputs[o])
+    return set(uses), uses
+
+
+def _ancestors(node: Any) -> set:
+    seen: set = set()
+    stack = [v.owner for v in node.inputs if v.owner is not None]
+    while stack:
+        n = stack.pop()
+        if n in seen:
+            continue
+        seen.add(n)
+        stack.extend(v.owner for v in n.inputs if v.owner is not None)
+    return seen
 
 
 @register("inplace", "inplace", "inplace_elemwise", tracks=[Elemwise])

@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from . import fsutil
-from .entry import META_FORMAT, META_NAME, inspect_entry
+from .entry import META_FORMAT, META_NAME, inspect_entry, read_meta
 from .errors import BundleError, CacheError, CacheUnavailable, KeyPrefixError
 from .keys import is_key, platform_tag
 from .store import CacheStore
@@ -367,6 +367,8 @@ def _parse_manifest(data: bytes) -> dict[str, dict[str, Any]]:
     """Validated ``entries`` of a manifest, in sorted key order (BundleError if not)."""
     try:
         doc = json.loads(data.decode("utf-8"), object_pairs_hook=_no_duplicates)
+    except RecursionError:
+        raise _fail("not JSON (nested too deeply)") from None
     except (UnicodeError, ValueError) as e:
         if isinstance(e, BundleError):
             raise
@@ -505,7 +507,7 @@ def _check_staged_entry(d: Path, key: str, rec: dict[str, Any]) -> None:
         return BundleError(f"bundle entry {key[:12]} refused: {why}; nothing imported")
 
     try:
-        meta = json.loads(fsutil.read_file(d / META_NAME))
+        meta = read_meta(d)  # a too deeply nested one is a ValueError too
     except (OSError, ValueError) as e:
         raise refuse(f"meta.json is not JSON ({e})") from e
     if not isinstance(meta, dict) or meta.get("format") != META_FORMAT or meta.get("key") != key:

@@ -288,6 +288,7 @@ def test_import_refuses_crafted_bundles(valid, dst, tmp_path, case):
 
 @pytest.mark.parametrize("edit, message", [
     (lambda m: b"not json", "not JSON"),
+    (lambda m: b"[" * 100_000, "nested too deeply"),
     (lambda m: b'{"format": "theanolite-cache-bundle", "format": "x"}', "duplicate"),
     (lambda m: {**m, "format": "tarball"}, "format"),
     (lambda m: {**m, "version": 2}, "unsupported version 2"),

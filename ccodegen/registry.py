@@ -38,6 +38,8 @@ def _load_builtin() -> None:
     from theanolite.ccodegen import nnet_c, shape_c
     nnet_c.register_entries(register)
     shape_c.register_entries(register)
+    from theanolite.ccodegen import subtensor_c
+    subtensor_c.register_entries(register)
 
 
 def c_entry(node: Apply) -> Any | None:

@@ -1,11 +1,15 @@
-"""C for ``Sum``, ``Max`` and ``Min`` over any set of axes (theanolite/tensor/reduction.py).
+"""C for ``Sum``, ``Prod``, ``ProdWithoutZeros``, ``Max``, ``Min``, ``Argmax`` and ``Argmin``
+over any set of axes (theanolite/tensor/reduction.py). ``mean`` is ``Sum`` divided by a
+count (no op of its own); ``max_and_argmax`` is a ``Max`` and an ``Argmax`` node.
 
 One kernel per node from ``reduce.c``: a single pass over the input in memory order,
 accumulating into an array whose strides are 0 on the reduced axes. ``Sum`` accumulates in
 the op's ``acc_dtype`` (in node scratch when it differs from the output dtype, then cast
 like numpy's ``astype``); ``Max``/``Min`` keep the input dtype, propagate NaN and raise
-perform's ValueError on an empty reduction. Float sums are reassociated (vectorized), so
-they agree with numpy's pairwise summation to rounding, not bit for bit.
+perform's ValueError on an empty reduction. Float sums and products are reassociated
+(vectorized), so they agree with numpy to rounding, not bit for bit. ``Prod`` is ``Sum``
+with 1 as the identity. The arg-reductions have their own kernel (``reduce_arg.c``, see
+``ArgmaxC``).
 """
 from __future__ import annotations
 
@@ -43,6 +47,8 @@ class _ReduceC:
     def _identity(self, acc: str) -> str:
         if self.kind == "sum":  # +0.0, as numpy (its sum of [-0.0] is 0.0)
             return c_literal(0, acc)
+        if self.kind in ("prod", "prod_nz"):
+            return c_literal(1, acc)
         big = self.kind == "min"
         if np.dtype(acc).kind == "f":
             return f"(({C_TYPES[acc]}){'' if big else '-'}__builtin_inf())"
@@ -50,14 +56,24 @@ class _ReduceC:
         return c_literal(info.max if big else info.min, acc)
 
     def _combine(self, acc: str) -> str:
+        floating = np.dtype(acc).kind == "f"
         if self.kind == "sum":
-            return "s + v" if acc == "bool" or np.dtype(acc).kind == "f" else f"tl_add_{_SUFFIX[acc]}(s, v)"
+            return "s + v" if acc == "bool" or floating else f"tl_add_{_SUFFIX[acc]}(s, v)"
+        if self.kind == "prod":
+            return "s * v" if floating else f"tl_mul_{_SUFFIX[acc]}(s, v)"
+        if self.kind == "prod_nz":  # zeros count as 1 (ProdWithoutZeros)
+            ct = C_TYPES[acc]
+            return f"s * (v == ({ct})0 ? ({ct})1 : v)" if floating else f"(v == 0 ? s : tl_mul_{_SUFFIX[acc]}(s, v))"
         return f"tl_{'max' if self.kind == 'max' else 'min'}_{_SUFFIX[acc]}(s, v)"
 
     def support_code(self, node: Apply, name: str, aliased: set[int]) -> str:
         x = node.inputs[0]
         acc = self.acc_dtype(node)
-        simd = "#pragma omp simd reduction(+:s)" if self.kind == "sum" else ""
+        simd = ""
+        if self.kind == "sum":
+            simd = "#pragma omp simd reduction(+:s)"
+        elif self.kind in ("prod", "prod_nz") and np.dtype(acc).kind == "f":
+            simd = "#pragma omp simd reduction(*:s)"  # reassociates, as sums do
         return template.fill(
             template.load("reduce.c"), name=name, comment=f"{node.op} ({x.type.dtype} -> {acc})",
             nd=str(max(x.ndim, 1)), acc_type=C_TYPES[acc], in_type=C_TYPES[x.type.dtype],
@@ -68,7 +84,7 @@ class _ReduceC:
         axes = _reduced(node)
         kept = [d for d in range(x.ndim) if d not in axes]
         lines = [f"{ctx.sh(out)}[{i}] = {ctx.sh(x)}[{d}];" for i, d in enumerate(kept)]
-        if self.kind != "sum":
+        if self.kind in ("max", "min"):
             count = " * ".join(f"{ctx.sh(x)}[{d}]" for d in axes) or "1"
             ufunc = "maximum" if self.kind == "max" else "minimum"
             lines.append(f"if (({count}) == 0) {{ snprintf(err, TL_ERRLEN, \"%s: cannot reduce an input "
@@ -133,8 +149,113 @@ class MinC(MaxC):
     kind = "min"
 
 
+class ProdC(SumC):
+    """``Prod``: like ``Sum`` with 1 as the identity (an empty product is 1); integer
+    products wrap as numpy's."""
+
+    version = (1,)
+    kind = "prod"
+
+
+class ProdWithoutZerosC(ProdC):
+    """``ProdWithoutZeros``: the product with zeros counted as 1."""
+
+    kind = "prod_nz"
+
+
+class ArgmaxC:
+    """``Argmax``/``Argmin`` over any axes (several count as one flattened axis, in C
+    order): one pass from ``reduce_arg.c`` keeping the best value in node scratch and its
+    index in the output. An empty reduction raises perform's ValueError."""
+
+    version = (1,)
+    pick = "max"
+
+    def node_version(self, node: Apply) -> tuple:
+        return self.version
+
+    def views(self, node: Apply) -> dict[int, int]:
+        return {}
+
+    def destroys(self, node: Apply) -> dict[int, int]:
+        return {}
+
+    def supports(self, node: Apply) -> bool:
+        return node.inputs[0].type.dtype in C_TYPES and node.outputs[0].type.dtype == "int64"
+
+    def _identity(self, dtype: str) -> str:
+        if dtype == "bool":
+            return c_literal(self.pick == "min", dtype)
+        if np.dtype(dtype).kind == "f":
+            return f"(({C_TYPES[dtype]}){'' if self.pick == 'min' else '-'}__builtin_inf())"
+        info = np.iinfo(dtype)
+        return c_literal(info.max if self.pick == "min" else info.min, dtype)
+
+    def support_code(self, node: Apply, name: str, aliased: set[int]) -> str:
+        x = node.inputs[0]
+        dtype = x.type.dtype
+        cmp = ">" if self.pick == "max" else "<"
+        better = f"v {cmp} b"
+        if np.dtype(dtype).kind == "f":
+            better += " || (v != v && b == b)"
+        return template.fill(
+            template.load("reduce_arg.c"), name=name, comment=f"{node.op} ({dtype})",
+            nd=str(max(x.ndim, 1)), type=C_TYPES[dtype], better=better)
+
+    def shape_code(self, node: Apply, ctx: Any) -> str:
+        x, out = node.inputs[0], node.outputs[0]
+        axes = _reduced(node)
+        kept = [d for d in range(x.ndim) if d not in axes]
+        lines = [f"{ctx.sh(out)}[{i}] = {ctx.sh(x)}[{d}];" for i, d in enumerate(kept)]
+        count = " * ".join(f"{ctx.sh(x)}[{d}]" for d in axes) or "1"
+        axis = str(node.op.axis)
+        lines.append(f"if (({count}) == 0) {{ snprintf(err, TL_ERRLEN, \"%s: cannot take the arg-extremum of an "
+                     f"empty reduction (input shape \", {ctx.op_literal(node)}); tl_append_shape(err, {x.ndim}, "
+                     f"{ctx.sh(x)}); size_t n_ = strlen(err); snprintf(err + n_, TL_ERRLEN - n_, \", axis {axis})\"); "
+                     f"rc = TL_VALUE_ERROR; {ctx.fail_here()} }}")
+        return _block(lines)
+
+    def scratch_code(self, node: Apply, ctx: Any) -> str:
+        out = node.outputs[0]
+        count = " * ".join(f"{ctx.sh(out)}[{d}]" for d in range(out.ndim)) or "1"
+        isz = np.dtype(node.inputs[0].type.dtype).itemsize
+        return f"{ctx.scratch_var()} = tl_align(({count}) * {isz});"
+
+    def run_code(self, node: Apply, ctx: Any) -> str:
+        x, out = node.inputs[0], node.outputs[0]
+        dtype = x.type.dtype
+        axes = _reduced(node)
+        kept = [d for d in range(x.ndim) if d not in axes]
+        nd = max(x.ndim, 1)
+        ct, isz = C_TYPES[dtype], np.dtype(dtype).itemsize
+        count = " * ".join(f"{ctx.sh(out)}[{d}]" for d in range(out.ndim)) or "1"
+        lines = [f"int64_t nout = {count};",
+                 f"char *best = {ctx.scratch_begin()};",
+                 f"int64_t bst[{nd}] = {{0}}, ost[{nd}] = {{0}}, kst[{nd}] = {{0}}, cst[{max(out.ndim, 1)}] = {{0}};"]
+        if out.ndim:
+            lines.append(f"tl_contiguous({out.ndim}, {ctx.sh(out)}, 8, cst);")
+        for i, d in enumerate(kept):  # the output is C-contiguous: best is it scaled by the itemsize
+            lines.append(f"ost[{d}] = cst[{i}]; bst[{d}] = cst[{i}] / 8 * {isz};")
+        # flat index over the reduced axes (C order among them)
+        lines.append("int64_t kacc = 1;")
+        for d in reversed(axes):
+            lines.append(f"kst[{d}] = kacc; kacc *= {ctx.sh(x)}[{d}];")
+        lines += [f"for (int64_t i = 0; i < nout; i++) {{ (({ct} *)best)[i] = {self._identity(dtype)}; "
+                  f"((int64_t *){ctx.d(out)})[i] = 0; }}",
+                  f"{ctx.kernel_name(node)}({ctx.sh(x)}, {ctx.d(x)}, {ctx.st(x)}, best, bst, {ctx.d(out)}, ost, kst);"]
+        return _block(lines)
+
+
+class ArgminC(ArgmaxC):
+    pick = "min"
+
+
 def register_entries(register: Callable[[type, Any], None]) -> None:
-    from theanolite.tensor.reduction import Max, Min, Sum
+    from theanolite.tensor.reduction import Argmax, Argmin, Max, Min, Prod, ProdWithoutZeros, Sum
     register(Sum, SumC())
     register(Max, MaxC())
     register(Min, MinC())
+    register(Prod, ProdC())
+    register(ProdWithoutZeros, ProdWithoutZerosC())
+    register(Argmax, ArgmaxC())
+    register(Argmin, ArgminC())

@@ -40,6 +40,8 @@ def _load_builtin() -> None:
     shape_c.register_entries(register)
     from theanolite.ccodegen import subtensor_c
     subtensor_c.register_entries(register)
+    from theanolite.ccodegen import structure_c
+    structure_c.register_entries(register)
 
 
 def c_entry(node: Apply) -> Any | None:

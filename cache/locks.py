@@ -19,9 +19,11 @@ Contract:
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
@@ -125,3 +127,104 @@ class KeyLock:
             return False
         mine = os.fstat(fd)
         return (mine.st_dev, mine.st_ino) == (on_disk.st_dev, on_disk.st_ino)
+
+
+# -- "in use" marks: shared flocks that keep an entry from being evicted ------------------
+#
+# A process that loads an entry's module holds a shared flock on one of the entry's
+# files for as long as it lives (modules are never unloaded); ``unless_held`` in any
+# process yields False while another process holds it. The kernel drops the flocks of a
+# dead process, so a crash leaves no stale mark.
+
+MAX_HOLDS = 256  # descriptors a process spends on holds; beyond, files are used unheld
+_HOLDS: dict[str, int] = {}  # this process's holds: path -> descriptor
+
+
+def _same_file(fd: int, path: str) -> bool:
+    try:
+        mine, now = os.fstat(fd), os.stat(path, follow_symlinks=False)
+    except OSError:
+        return False
+    return (mine.st_dev, mine.st_ino) == (now.st_dev, now.st_ino)
+
+
+def hold_shared(path: str | os.PathLike[str]) -> bool:
+    """Mark the file at ``path`` in use by this process until it exits (a shared flock,
+    never waiting). Returns True if the file is there: held, or used unheld once this
+    process holds MAX_HOLDS files; False if it is missing, being deleted (``unless_held``
+    has it) or replaced meanwhile (the caller should look it up again)."""
+    key = os.fspath(path)
+    old = _HOLDS.get(key)
+    if old is not None:
+        if _same_file(old, key):
+            return True
+        os.close(_HOLDS.pop(key))  # the file was replaced: hold the new one
+    if len(_HOLDS) >= MAX_HOLDS:
+        return os.path.lexists(key)
+    try:
+        fd = os.open(key, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        if _same_file(fd, key):
+            _HOLDS[key] = fd
+            return True
+    except OSError:
+        pass
+    os.close(fd)
+    return False
+
+
+@contextlib.contextmanager
+def unless_held(path: str | os.PathLike[str]) -> Iterator[bool]:
+    """Yield True if no *other* process holds ``path`` (``hold_shared``), keeping an
+    exclusive flock on it (if it exists) for the whole block so that nobody can start
+    holding it meanwhile; yield False if another process holds it (or it cannot be
+    checked). This process's own hold does not count: it becomes the exclusive lock
+    for the block, and a shared hold again afterwards."""
+    key = os.fspath(path)
+    own = _HOLDS.get(key)
+    if own is not None and _same_file(own, key):
+        try:
+            fcntl.flock(own, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            # Held elsewhere too. A failed conversion may have dropped our shared lock.
+            _relock_shared(key, own)
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            if _same_file(own, key):
+                _relock_shared(key, own)
+            else:  # the block deleted or replaced the file: nothing left to hold
+                del _HOLDS[key]
+                os.close(own)
+        return
+    try:
+        fd = os.open(key, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        yield True  # nothing to hold: e.g. the entry is already gone
+        return
+    except OSError:
+        yield False
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)
+
+
+def _relock_shared(key: str, fd: int) -> None:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:  # another process took it exclusively meanwhile: no hold left
+        if _HOLDS.get(key) == fd:
+            del _HOLDS[key]
+        os.close(fd)

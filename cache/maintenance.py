@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 from . import fsutil
 from .counters import read_counters
-from .entry import META_NAME, EntryInfo, VerifyReport, inspect_entry, read_info, read_meta
+from .entry import (HITS_NAME, META_NAME, EntryInfo, VerifyReport, inspect_entry, read_info,
+                    read_meta)
 from .errors import CacheError, KeyPrefixError
 from .keys import is_key
-from .locks import KeyLock
+from .locks import KeyLock, unless_held
 
 _HEX = frozenset("0123456789abcdef")
 
@@ -137,8 +138,9 @@ class StoreMaintenance:
         """Delete entries created more than ``older_than`` seconds ago or last used
         more than ``unused_for`` seconds ago, then least-recently-used ones until the
         total is at most ``max_bytes``; None disables a rule. Entries whose key lock is
-        held are skipped (and still count towards the total). Returns what was deleted
-        (with ``dry_run``: what would be, nothing is touched), in deletion order."""
+        held, or whose module a process has loaded, are skipped (and still count towards
+        the total). Returns what was deleted (with ``dry_run``: what would be, nothing
+        is touched), in deletion order."""
         now = time.time() if now is None else now
         infos = sorted(self.entries(), key=lambda i: (i.last_used, i.key))
 
@@ -158,7 +160,7 @@ class StoreMaintenance:
                     continue
                 if rule == "size" and (max_bytes is None or total <= max_bytes):
                     break
-                if dry_run or self.remove(info.key, lock_timeout=0):
+                if dry_run or self._remove_unused(info.key):
                     total -= info.size
                     removed.append(info)
                     gone.add(info.key)
@@ -166,19 +168,26 @@ class StoreMaintenance:
 
     def evict(self, max_bytes: int, keep: frozenset[str] | set[str] = frozenset()) -> list[str]:
         """Delete least-recently-used entries until the total is at most ``max_bytes``.
-        Entries in ``keep`` and entries whose key lock is held (being published or
-        verified) are skipped, so the total may stay above the cap. Returns the removed
-        keys, oldest first."""
+        Entries in ``keep``, entries whose key lock is held (being published or
+        verified) and entries whose module a process has loaded (``locks.hold_shared``
+        on their hits file) are skipped, so the total may stay above the cap. Returns
+        the removed keys, oldest first."""
         infos = sorted(self.entries(), key=lambda i: (i.last_used, i.key))
         total = sum(i.size for i in infos)
         removed = []
         for info in infos:
             if total <= max_bytes:
                 break
-            if info.key not in keep and self.remove(info.key, lock_timeout=0):
+            if info.key not in keep and self._remove_unused(info.key):
                 total -= info.size
                 removed.append(info.key)
         return removed
+
+    def _remove_unused(self, key: str) -> bool:
+        """``remove(key, lock_timeout=0)`` unless a process has the entry's module loaded
+        (it holds the entry's hits file with ``locks.hold_shared``); whether removed."""
+        with unless_held(self.entry_dir(key) / HITS_NAME) as free:
+            return free and self.remove(key, lock_timeout=0)
 
     def clear(self) -> int:
         """Delete every entry that is not busy, the quarantine and stale temp dirs;

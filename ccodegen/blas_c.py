@@ -16,11 +16,10 @@ results written in place into a non-row-major buffer go through scratch too.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import functools
 import glob
 import os
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -35,24 +34,7 @@ _ROUTINES = ("dgemm", "sgemm", "dgemv", "sgemv", "ddot", "sdot", "dger", "sger")
 @functools.lru_cache(maxsize=None)
 def find_blas() -> tuple[int, tuple[int, ...]] | None:
     """(ilp64 flag, addresses of the CBLAS routines in ``_ROUTINES`` order), or None."""
-    numpy_libs = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs")
-    candidates: list[tuple[str | None, str, int]] = []
-    for path in sorted(glob.glob(os.path.join(numpy_libs, "libscipy_openblas64_*.so"))):
-        candidates.append((path, "scipy_cblas_{}64_", 1))
-    for pkg, pattern, ilp64 in (("scipy_openblas64", "scipy_cblas_{}64_", 1),
-                                ("scipy_openblas32", "scipy_cblas_{}", 0)):
-        try:
-            mod = __import__(pkg)
-            for path in sorted(glob.glob(os.path.join(mod.get_lib_dir(), "*.so*"))):
-                candidates.append((path, pattern, ilp64))
-        except (ImportError, AttributeError):
-            pass
-    candidates.append((None, "cblas_{}", 0))  # a CBLAS already loaded in the process
-    for name in ("cblas", "openblas", "blas"):
-        found = ctypes.util.find_library(name)
-        if found:
-            candidates.append((found, "cblas_{}", 0))
-    for path, pattern, ilp64 in candidates:
+    for path, pattern, ilp64 in _blas_candidates():
         try:
             lib = ctypes.CDLL(path)
             addrs = tuple(ctypes.cast(getattr(lib, pattern.format(r)), ctypes.c_void_p).value
@@ -62,6 +44,30 @@ def find_blas() -> tuple[int, tuple[int, ...]] | None:
         if all(addrs):
             return ilp64, addrs
     return None
+
+
+def _blas_candidates() -> Iterator[tuple[str | None, str, int]]:
+    """(library path or None for the process, symbol pattern, ilp64), in order of
+    preference. A generator: ``find_library`` runs compiler and ldconfig subprocesses
+    (~40 ms), so it is asked only when numpy's own BLAS was not found."""
+    numpy_libs = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs")
+    for path in sorted(glob.glob(os.path.join(numpy_libs, "libscipy_openblas64_*.so"))):
+        yield path, "scipy_cblas_{}64_", 1
+    for pkg, pattern, ilp64 in (("scipy_openblas64", "scipy_cblas_{}64_", 1),
+                                ("scipy_openblas32", "scipy_cblas_{}", 0)):
+        try:
+            mod = __import__(pkg)
+            paths = sorted(glob.glob(os.path.join(mod.get_lib_dir(), "*.so*")))
+        except (ImportError, AttributeError):
+            continue
+        for path in paths:
+            yield path, pattern, ilp64
+    yield None, "cblas_{}", 0  # a CBLAS already loaded in the process
+    import ctypes.util
+    for name in ("cblas", "openblas", "blas"):
+        found = ctypes.util.find_library(name)
+        if found:
+            yield found, "cblas_{}", 0
 
 
 def blas_available() -> bool:

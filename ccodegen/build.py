@@ -3,8 +3,9 @@
 Source: ``tl_runtime.h`` + each entry's module-level code + each segment's constants,
 kernels and entry function, wrapped by cffi in API mode (``ffi.set_source`` +
 ``ffi.emit_c_code``; cffi's own ``compile()`` is avoided: its setuptools round trip costs
-~0.2 s). One direct ``<cxx> -shared`` call compiles it. The module is loaded by path
-(``ExtensionFileLoader``): no ``sys.path`` or ``sys.modules`` changes.
+~0.2 s). Direct compiler calls build it, in parallel units (``compile_module``). The
+module is loaded by path (``ExtensionFileLoader``): no ``sys.path`` or ``sys.modules``
+changes.
 
 Caching: ``keying.key_parts`` names the key; ``CacheStore.lookup`` serves a hit without
 compiling; a miss compiles inside ``CacheStore.publish`` (per-key lock, atomic rename),
@@ -13,12 +14,12 @@ is built in a private temporary directory. Loaded modules are memoized per proce
 """
 from __future__ import annotations
 
+import hashlib
 import importlib.machinery
 import importlib.util
+import os
 import platform
-import shlex
-import subprocess
-import sysconfig
+import shutil
 import tempfile
 import warnings
 from pathlib import Path
@@ -27,9 +28,10 @@ from typing import Any
 
 from theanolite.ccodegen import stats, template
 from theanolite.ccodegen.blas_c import set_blas_pointers
-from theanolite.ccodegen.keying import CODEGEN_VERSION, key_parts, libc_version
+from theanolite.ccodegen.keying import (CODEGEN_VERSION, key_parts, libc_version,
+                                        private_subdir, trusted_cache_root, unsafe)
 from theanolite.ccodegen.partition import Partition
-from theanolite.ccodegen.segment import cdef, emit
+from theanolite.ccodegen.segment import FASTCALL_CDEF, cdef, emit, fastcall_source
 from theanolite.configparser import config
 from theanolite.graph.fg import FunctionGraph
 
@@ -44,7 +46,8 @@ _LOADED: dict[str, ModuleType] = {}
 
 
 class CompileError(RuntimeError):
-    """The C compiler rejected a generated module (a bug in an emitter)."""
+    """The C compiler rejected a generated module (a bug in an emitter), or there was
+    no writable place to build it in."""
 
 
 def use_libmvec() -> bool:
@@ -92,27 +95,186 @@ def module_source(part: Partition) -> tuple[str, str]:
     return "\n\n".join(p for p in pieces if p) + "\n", "\n".join(cdefs)
 
 
+# The generated C file compiled with this macro is cffi's wrapper alone (compile_module).
+_WRAPPER_ONLY = "TL_WRAPPER_ONLY"
+RUNTIME_DIR = "runtime"  # under the cache root: compiled fast-call objects
+# What cffi's prelude does before Python.h (the limited API unless a debug build), for
+# the fast call's own unit.
+_FASTCALL_PRELUDE = """#include <pyconfig.h>
+#if !defined(Py_DEBUG) && !defined(Py_TRACE_REFS) && !defined(Py_REF_DEBUG)
+#define Py_LIMITED_API
+#endif
+#include <Python.h>
+"""
+
+
 def compile_module(source: str, decls: str, name: str, outdir: Path, cxx: str,
-                   cxxflags: str) -> tuple[str, str]:
-    """Write ``name``'s cffi C file and compile it in ``outdir``; return (module file
-    name, C file name). Raises CompileError with the compiler's message."""
-    import cffi
-    ffi = cffi.FFI()
-    ffi.cdef(decls)
-    ffi.set_source(name, source, compiler_verbose=False)
-    c_name = name + ".c"
-    ffi.emit_c_code(str(outdir / c_name))
-    so_name = name + (importlib.machinery.EXTENSION_SUFFIXES[0] if importlib.machinery.EXTENSION_SUFFIXES else ".so")
-    include = sysconfig.get_paths()["include"]
-    cmd = [cxx, *base_flags(cxxflags), *shlex.split(cxxflags), "-I", include,
-           str(outdir / c_name), "-o", str(outdir / so_name), "-lm"]
-    if use_libmvec():
-        cmd.append("-lmvec")
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise CompileError(f"C compilation failed ({' '.join(cmd)}):\n{proc.stderr[-4000:]}")
+                   cxxflags: str, cache_root: Path | None = None) -> tuple[str, str]:
+    """Write ``name``'s C file and compile it in ``outdir``; return (module file name, C
+    file name). Raises CompileError with the compiler's message. ``cache_root`` keeps
+    the fast call's object (default: the root ``config.compiledir`` selects).
+
+    The C file is cffi's module (API mode) around ``source`` and the fast call
+    (``segment.fastcall_source``); compiled as it is, one unit, it builds the module.
+    The build compiles three units at once instead (the wall time of the slowest, on
+    two or more cores) and links them:
+
+    * ``source`` alone (runtime, kernels, entries: no Python.h), started first (the
+      longest unit of large graphs);
+    * the fast call under Python.h: the same text for every module, so its object is
+      kept in ``<cache root>/runtime/`` (named by a digest of its text, the compiler
+      identity and the flags) and compiled only when missing;
+    * the C file with ``-DTL_WRAPPER_ONLY``: cffi's wrapper, with ``source`` and the
+      fast call reduced to the prototypes in ``decls``; argument-conversion glue that
+      calls into ``_cffi_backend``, compiled at ``-O1`` at most (``_glue_opt``).
+    """
+    flags = [*base_flags(cxxflags), *_split_flags(cxxflags), "-I", _python_include()]
+    unit = [cxx, *flags, "-c"]
+    fast = _FastcallObject([*unit, "-fvisibility=hidden"], outdir, cache_root)
+    kernels = name + ".kernels.c"
+    (outdir / kernels).write_text(source)
+    jobs: list[_Job] = []
+    try:
+        jobs.append(_Job([*unit, "-fvisibility=hidden", kernels, "-o", name + ".kernels.o"],
+                         outdir))
+        if fast.cached is None:
+            jobs.append(fast.start())
+        c_name = _emit_module_c(source, decls, name, outdir)
+        jobs.append(_Job([*unit, *_glue_opt(cxxflags), "-D" + _WRAPPER_ONLY, c_name, "-o",
+                          name + ".wrapper.o"], outdir))
+        for job in jobs:
+            job.finish()
+        so_name = name + _extension_suffix()
+        libs = ["-lm", "-lmvec"] if use_libmvec() else ["-lm"]
+
+        def link() -> None:
+            _Job([cxx, *flags, name + ".kernels.o", name + ".wrapper.o", str(fast.path()),
+                  "-o", so_name, *libs], outdir).finish()
+        try:
+            link()
+        except CompileError:
+            if fast.cached is None:
+                raise
+            fast.cached = None  # a kept object the linker refused: rebuild it, once
+            jobs.append(fast.start())
+            jobs[-1].finish()
+            link()
+        fast.publish()
+    finally:
+        for job in jobs:
+            job.kill()
     stats.compiles += 1
     return so_name, c_name
+
+
+def _emit_module_c(source: str, decls: str, name: str, outdir: Path) -> str:
+    """Write cffi's C for module ``name``: its prelude (Python.h), ``source`` and the
+    fast call (prototypes only under ``-DTL_WRAPPER_ONLY``), its wrapper. Returns the
+    file name."""
+    import cffi
+    ffi = cffi.FFI()
+    ffi.cdef(decls + "\n" + FASTCALL_CDEF)
+    ffi.set_source(name, f"#ifndef {_WRAPPER_ONLY}\n{source}\n{fastcall_source()}\n#else\n"
+                         f"{decls}\n{FASTCALL_CDEF}\n#endif /* {_WRAPPER_ONLY} */\n",
+                   compiler_verbose=False)
+    c_name = name + ".c"
+    ffi.emit_c_code(str(outdir / c_name))
+    return c_name
+
+
+class _FastcallObject:
+    """The fast call's object file: kept in the cache root, or compiled in ``outdir``
+    (then published there atomically, mode 0600). A kept object is used only if it is a
+    non-empty regular file of ours not writable by group/others."""
+
+    def __init__(self, unit: list[str], outdir: Path, cache_root: Path | None) -> None:
+        from theanolite.ccodegen.keying import compiler_identity
+        self.text = _FASTCALL_PRELUDE + fastcall_source()
+        key = "\0".join([compiler_identity(unit[0], cache_root), *unit[1:], self.text])
+        self.name = f"fastcall-{hashlib.sha256(key.encode()).hexdigest()[:32]}.o"
+        self.unit, self.outdir = unit, outdir
+        root = trusted_cache_root(cache_root)
+        self.keep_dir = private_subdir(root, RUNTIME_DIR) if root is not None else None
+        self.cached = self._find()
+
+    def _find(self) -> Path | None:
+        if self.keep_dir is None:
+            return None
+        path = self.keep_dir / self.name
+        try:
+            st = os.lstat(path)
+        except OSError:
+            return None
+        return None if unsafe(st, want_dir=False) or st.st_size == 0 else path
+
+    def start(self) -> _Job:
+        (self.outdir / "tl_fastcall.c").write_text(self.text)
+        return _Job([*self.unit, "tl_fastcall.c", "-o", self.name], self.outdir)
+
+    def path(self) -> Path:
+        return self.cached if self.cached is not None else (self.outdir / self.name).absolute()
+
+    def publish(self) -> None:
+        """Keep a freshly compiled object for later builds (best effort)."""
+        if self.cached is not None or self.keep_dir is None:
+            return
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".o", dir=self.keep_dir)
+        except OSError:
+            return
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write((self.outdir / self.name).read_bytes())
+            os.replace(tmp, self.keep_dir / self.name)
+        except OSError:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+
+
+class _Job:
+    """One compiler process started in ``cwd`` (relative file names keep the command
+    short and the messages readable); ``finish`` waits and raises CompileError."""
+
+    def __init__(self, cmd: list[str], cwd: Path) -> None:
+        import subprocess
+        self.cmd = cmd
+        self.proc = subprocess.Popen(cmd, cwd=cwd, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+    def finish(self) -> None:
+        out, _ = self.proc.communicate()
+        if self.proc.returncode != 0:
+            text = out.decode(errors="replace")[-4000:]
+            raise CompileError(f"C compilation failed ({' '.join(self.cmd)}):\n{text}")
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.communicate()
+
+
+def _glue_opt(cxxflags: str) -> list[str]:
+    """``["-O1"]`` when ``cxxflags`` optimize beyond it: -O3 costs cffi's wrapper ~45 ms
+    of compile time for no measurable call-time gain. Lower levels are kept."""
+    levels = [f for f in _split_flags(cxxflags) if f.startswith("-O")]
+    return ["-O1"] if levels and levels[-1] not in ("-O0", "-O1", "-O", "-Og", "-Os", "-Oz") else []
+
+
+def _split_flags(cxxflags: str) -> list[str]:
+    import shlex
+    return shlex.split(cxxflags)
+
+
+def _extension_suffix() -> str:
+    suffixes = importlib.machinery.EXTENSION_SUFFIXES
+    return suffixes[0] if suffixes else ".so"
+
+
+def _python_include() -> str:
+    import sysconfig
+    return sysconfig.get_paths()["include"]
 
 
 def load_module(path: Path, name: str) -> ModuleType:
@@ -151,6 +313,7 @@ def get_module(fgraph: FunctionGraph, part: Partition, cxx: str, flag_values: di
         text, decls = made["source"]
         return compile_module(text, decls, name, tmp, cxx, cxxflags)
 
+    scratch: Path | None = None
     try:
         root, _ = default_cache_dir(cache_dir or None)
         store = CacheStore(root)
@@ -169,21 +332,60 @@ def get_module(fgraph: FunctionGraph, part: Partition, cxx: str, flag_values: di
         else:
             stats.disk_hits += 1
         store.record_hit(entry)
+        if not _hold(entry) and cxx and compile_on_miss:  # evicted since the lookup
+            entry = store.publish(key, parts, graph_summary(fgraph, part), build)
+            _hold(entry)
         path, name, served = entry.module_path, _module_name(entry.module_path), entry.key
     except CacheUnavailable as exc:
         if not cxx or not compile_on_miss:
             return None
         warnings.warn(f"theanolite: compiled-module cache unavailable ({exc}); building in a "
                       "temporary directory", stacklevel=4)
-        tmp = Path(tempfile.mkdtemp(prefix="theanolite-"))
-        so_name, _ = build(tmp)
-        path, served = tmp / so_name, key
-    module = load_module(path, name)
+        path, served = _build_outside_cache(build), key
+        scratch = path.parent
+    try:
+        module = load_module(path, name)
+    finally:
+        if scratch is not None:  # a loaded library stays mapped: nothing to keep on disk
+            shutil.rmtree(scratch, ignore_errors=True)
     set_blas_pointers(module)
     module.__theanolite_key__ = served  # the entry's key (another compiler's, on a deployment)
     stats.served_keys.append(served)
     _LOADED[key] = module
     return module
+
+
+def _build_outside_cache(build: Any) -> Path:
+    """Run ``build`` in a new private temp dir; return the module's path (the caller
+    deletes the dir once the module is loaded). Any failure, including no writable temp
+    dir (OSError), raises CompileError, so the graph runs in Python."""
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix="theanolite-"))
+    except OSError as e:
+        raise CompileError(f"no writable directory to build the module in: {e}") from e
+    try:
+        so_name, _ = build(tmp)
+    except OSError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise CompileError(f"cannot build the module in {tmp}: {e}") from e
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return tmp / so_name
+
+
+def _hold(entry: Any) -> bool:
+    """Mark ``entry`` in use by this process (its module stays loaded), so that no other
+    process evicts it (``cache.locks.hold_shared`` on its hits file). False if the entry
+    is gone or being removed since it was looked up."""
+    from theanolite.cache.entry import HITS_NAME
+    from theanolite.cache.locks import hold_shared
+    hits = entry.path / HITS_NAME
+    if hold_shared(hits):
+        return True
+    # An entry that lost its hits file (record_hit cannot recreate it in a read-only
+    # cache) cannot be held, only used.
+    return not os.path.lexists(hits) and entry.module_path.is_file()
 
 
 def _module_name(path: Path) -> str:
@@ -193,8 +395,9 @@ def _module_name(path: Path) -> str:
 
 
 def _maybe_evict(store: Any, just_used: str) -> None:
-    """Enforce ``cache_max_size`` after publishing, LRU first, sparing
-    ``just_used`` and entries other processes hold (their key lock)."""
+    """Enforce ``cache_max_size`` after publishing, LRU first, sparing ``just_used``,
+    entries being published (their key lock) and entries whose module another process
+    has loaded (``_hold``)."""
     cap = config.cache_max_size
     if not cap:
         return

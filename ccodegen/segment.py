@@ -18,6 +18,12 @@ segment) of the node that failed and ``meta[1]`` the workspace size in bytes.
 Returns 0, or a TL_* error code with a NUL-terminated message in ``err`` (TL_ERRLEN
 bytes). C never aborts and never allocates: Python owns every buffer, so nothing leaks on
 any path. Intermediates share workspace slots when their lifetimes do not overlap.
+
+Each entry also gets a trampoline ``int tl_seg<k>_argv(int phase, char **in, char **out,
+int64_t *meta, char *ws, char *err)`` (in the cdef), through which the module's CPython
+"fast call" (tl_fastcall.h, linked into every module) runs it on numpy arrays: that
+boundary, not the entry, allocates outputs (numpy) and the workspace (freed on every
+path); program.py decides when it is used.
 """
 from __future__ import annotations
 
@@ -26,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from theanolite.ccodegen import template
 from theanolite.ccodegen.elemwise_c import _c_string
 from theanolite.ccodegen.partition import Segment
 from theanolite.ccodegen.scalar_c import C_TYPES, c_literal
@@ -62,9 +69,37 @@ def entry_name(seg: Segment) -> str:
 
 
 def cdef(seg: Segment) -> str:
+    """The cffi declarations of segment ``seg``: its entry and its argv trampoline."""
     params = ["int phase"] + [f"char *in{j}" for j in range(len(seg.inputs))]
     params += [f"char *out{k}" for k in range(len(seg.outputs))] + ["int64_t *meta", "char *ws", "char *err"]
-    return f"int {entry_name(seg)}({', '.join(params)});"
+    return (f"int {entry_name(seg)}({', '.join(params)});\n"
+            f"int {argv_name(seg)}(int phase, char **in, char **out, int64_t *meta, char *ws, char *err);")
+
+
+def argv_name(seg: Segment) -> str:
+    """The entry's trampoline taking pointer arrays (what tl_fastcall.h calls)."""
+    return f"{entry_name(seg)}_argv"
+
+
+# The module-wide CPython fast call (tl_fastcall.h, under Python.h): build.py compiles it
+# into every module and adds this declaration to the cdef.
+FASTCALL_CDEF = "void *tl_fast_kit(void);"
+
+
+def fastcall_source() -> str:
+    return template.load("tl_fastcall.h")
+
+
+def _argv_trampoline(seg: Segment) -> str:
+    args = (["phase"] + [f"in[{j}]" for j in range(len(seg.inputs))]
+            + [f"out[{k}]" for k in range(len(seg.outputs))] + ["meta", "ws", "err"])
+    return "\n".join([
+        cdef(seg).split("\n")[1][:-1],
+        "{",
+        "    (void)in; (void)out;",
+        f"    return {entry_name(seg)}({', '.join(args)});",
+        "}",
+    ])
 
 
 # ----------------------------------------------------------------------------- memory plan
@@ -223,7 +258,7 @@ def emit(seg: Segment) -> tuple[str, str]:
             if out in seg.inplace:
                 body.append(f"d{index[id(out)]} = d{index[id(seg.inplace[out])]};")
         body.append(entry.run_code(node, ctx))
-    signature = cdef(seg)[:-1]
+    signature = cdef(seg).split(";")[0]
     func = "\n".join([
         signature,
         "{",
@@ -235,6 +270,8 @@ def emit(seg: Segment) -> tuple[str, str]:
         "    meta[0] = tl_node;",
         "    return rc;",
         "}",
+        "",
+        _argv_trampoline(seg),
     ])
     return "\n\n".join(support), func
 

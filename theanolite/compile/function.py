@@ -295,11 +295,41 @@ class Function:
         self._in_update_index = [ins.index(i) for i, _ in maker.in_updates]
         self._borrow_out = [o.borrow for o in maker.outputs]
         self._n_out = maker.n_returned
-        # Precomputed per input for the common call (positional, exact ndarrays): dtype,
-        # ndim, and whether a broadcastable dim forces the full filter.
-        self._fast = [(getattr(t, "numpy_dtype", None), getattr(t, "ndim", None),
-                       any(getattr(t, "broadcastable", ()))) for t in self._types]
         self._may_alias = _outputs_that_may_alias(maker.fgraph, self._n_out)
+        self._plan_tight_call()
+
+    def _plan_tight_call(self) -> None:
+        """Precompute the call plan of the common case (see ``__call__``).
+
+        A function is *tight* when a call is pure arguments -> results: no shared values
+        to read, no updates to write, no returned output that may alias an input (so no
+        run-time alias check). Its positional calls skip binding; each argument that is
+        an ndarray of exactly the input's dtype object and ndim needs no filtering (what
+        ``TensorType.filter`` would return is the array itself). Inputs whose type
+        checks more than that (broadcastable dims, non-tensor types) get ``None`` as
+        dtype, so their calls always go through ``filter``.
+        """
+        sig = []
+        for t in self._types:
+            dtype = getattr(t, "numpy_dtype", None)
+            ndim = getattr(t, "ndim", None)
+            exact = dtype is not None and isinstance(ndim, int) and not any(getattr(t, "broadcastable", ()))
+            sig.append((dtype if exact else None, ndim))
+        self._sig = tuple(sig)
+        stateless = not (self._containers or self._update_containers or self._in_update_index)
+        self._tight = stateless and not any(self._may_alias)
+        program = self.maker.program
+        self._run = getattr(program, "fast_call", program)
+        self._single = self._out_kind == "single"
+        # The C fast call does the whole tight call in C for exact arrays (and answers
+        # NotImplemented for anything else): same checks as the tight path plus the
+        # broadcastable dims, which ``filter`` would check.
+        self._cfast = None
+        fast_entry = getattr(program, "fast_entry", None)
+        if self._tight and self._out_kind != "dict" and fast_entry is not None:
+            masks = [_bcast_mask(t) for t in self._types]
+            if all(m is not None for m in masks):
+                self._cfast = fast_entry(masks, self._single)
 
     # -- binding ---------------------------------------------------------------------
     def _bind(self, args: tuple, kwargs: dict) -> list[Any]:
@@ -340,15 +370,40 @@ class Function:
 
     # -- calling ----------------------------------------------------------------------
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the function: positional and keyword arguments, defaults, filtering (errors
+        name the input), outputs copied when they would alias an input, updates applied.
+
+        The tight path (``_plan_tight_call``) is the same call with the steps it cannot
+        need left out; anything else (keywords, missing arguments) takes ``_call_full``.
+        """
+        cfast = self._cfast
+        if cfast is not None and not kwargs:
+            result = cfast(*args)
+            if result is not NotImplemented:
+                return result
+        if self._tight and not kwargs and len(args) == self._n_explicit:
+            values = args
+            if not self.trust_input:
+                for value, (dtype, ndim) in zip(args, self._sig):
+                    if type(value) is not _ndarray or value.dtype is not dtype or value.ndim != ndim:
+                        values = [self._filter(k, v) for k, v in enumerate(args)]
+                        break
+            outputs = self._run(values)
+            if self._single:
+                return outputs[0]
+            if self._out_kind == "dict":
+                return dict(zip(self._out_keys, outputs))
+            return outputs
+        return self._call_full(args, kwargs)
+
+    def _call_full(self, args: tuple, kwargs: dict) -> Any:
         if kwargs or len(args) != self._n_explicit:
             values = self._bind(args, kwargs)
         else:
             values = list(args)
             if not self.trust_input:
-                for k, value in enumerate(values):
-                    dtype, ndim, bcast = self._fast[k]
-                    if not (type(value) is np.ndarray and value.dtype == dtype and value.ndim == ndim
-                            and not bcast):
+                for k, (value, (dtype, ndim)) in enumerate(zip(values, self._sig)):
+                    if type(value) is not _ndarray or value.dtype is not dtype or value.ndim != ndim:
                         values[k] = self._filter(k, value)
         shared_values = [c.value for c in self._containers]
         results = self.maker.program(values + shared_values)
@@ -402,12 +457,22 @@ def _outputs_that_may_alias(fgraph: FunctionGraph, n_out: int) -> list[bool]:
     return flags
 
 
+def _bcast_mask(t: Any) -> int | None:
+    """Bit d set when dimension d of tensor type ``t`` must have length 1; None for a
+    type the C fast call cannot check (not a tensor, or too many dimensions)."""
+    bcast = getattr(t, "broadcastable", None)
+    if getattr(t, "numpy_dtype", None) is None or bcast is None or len(bcast) >= 64:
+        return None
+    return sum(1 << d for d, b in enumerate(bcast) if b)
+
+
 class _Missing:
     def __repr__(self) -> str:
         return "<missing>"
 
 
 _MISSING = _Missing()
+_ndarray = np.ndarray
 
 
 def _aliases(value: Any, *groups: Sequence[Any]) -> bool:

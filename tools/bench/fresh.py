@@ -8,6 +8,12 @@ Child side (``python -m theanolite.tools.bench.fresh compile GRAPH LINKER SPEC``
 the graph (not timed), time ``theano.function(...)`` alone, print one JSON line
 ``{"seconds": ..., "linker": ...}``. Cold = a new, empty ``THEANOLITE_CACHE_DIR`` per
 child; warm = children sharing a cache directory that an earlier child filled.
+
+Bytecode: children may always write ``.pyc`` files, into a private ``PYTHONPYCACHEPREFIX``
+(nothing is written into the source tree), and one discarded child runs first, so every
+measured child imports compiled bytecode as an installed package does; otherwise
+``PYTHONDONTWRITEBYTECODE`` in the environment would make each child recompile every
+module whose ``__pycache__`` happens to be missing or stale.
 """
 from __future__ import annotations
 
@@ -30,10 +36,12 @@ def _source_root() -> str:
     return os.path.dirname(os.path.dirname(os.path.abspath(theanolite.__file__)))
 
 
-def _child_env(cache_dir: str | None) -> dict[str, str]:
+def _child_env(cache_dir: str | None, pycache: str) -> dict[str, str]:
     env = dict(os.environ)
     root = _source_root()
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = pycache
     if cache_dir is not None:
         env["THEANOLITE_CACHE_DIR"] = cache_dir
     return env
@@ -55,7 +63,7 @@ def import_seconds(statement: str, runs: int) -> float:
     """Median seconds of ``statement`` (an import) in ``runs`` fresh interpreters, after
     one discarded run (it may write ``.pyc`` files)."""
     with tempfile.TemporaryDirectory(prefix="tl-bench-import-") as cwd:
-        env = _child_env(None)
+        env = _child_env(None, os.path.join(cwd, "pycache"))
         argv = ["-c", _IMPORT_PROBE.format(statement=statement)]
         _run(argv, env, cwd)
         return statistics.median(float(_run(argv, env, cwd)) for _ in range(runs))
@@ -70,16 +78,19 @@ def compile_seconds(graph: str, linker: str, spec: Any, logistic_shape: tuple[in
     argv = ["-m", "theanolite.tools.bench.fresh", "compile", graph, linker, payload]
     cold, warm, described = [], [], ""
     with tempfile.TemporaryDirectory(prefix="tl-bench-compile-") as base:
-        cache = base
+        pycache = os.path.join(base, "pycache")
+        cache = os.path.join(base, "discarded")
+        os.mkdir(cache, 0o700)
+        _run(argv, _child_env(cache, pycache), base)  # writes the bytecode
         for k in range(runs):
             cache = os.path.join(base, f"cold{k}")
             os.mkdir(cache, 0o700)
-            result = json.loads(_run(argv, _child_env(cache), base))
+            result = json.loads(_run(argv, _child_env(cache, pycache), base))
             cold.append(result["seconds"])
             described = result["linker"]
         # The last cold child left ``cache`` warm: every warm child starts from it.
         for _ in range(runs):
-            warm.append(json.loads(_run(argv, _child_env(cache), base))["seconds"])
+            warm.append(json.loads(_run(argv, _child_env(cache, pycache), base))["seconds"])
     return {"cold": statistics.median(cold), "warm": statistics.median(warm), "linker": described}
 
 

@@ -17,7 +17,6 @@ See keys.py (what a key is), store.py (publish/lookup contracts), locks.py,
 bundle.py (export/import), and cli.py (the ``theanolite-cache`` command).
 """
 
-from .bundle import ExportReport, ImportReport, export_bundle, import_bundle
 from .entry import Entry, EntryInfo, VerifyReport
 from .errors import (BundleError, CacheError, CacheUnavailable, CacheWarning, KeyPrefixError,
                      LockTimeout)
@@ -33,3 +32,15 @@ __all__ = [
     "export_bundle", "import_bundle", "is_key", "make_key", "part_digest", "platform_tag",
     "resolve_cache_dir",
 ]
+
+
+_BUNDLE_NAMES = frozenset({"ExportReport", "ImportReport", "export_bundle", "import_bundle"})
+
+
+def __getattr__(name: str) -> object:
+    # bundle.py (tarfile, zipfile) is only needed for export/import: loading it lazily
+    # keeps it off the warm path of every process that merely loads compiled modules.
+    if name in _BUNDLE_NAMES:
+        from . import bundle
+        return getattr(bundle, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -40,7 +40,7 @@ from theanolite.scalar.composite import canonical_constant, canonical_op
 # Bump when the emitter, the runtime header or the ABI changes (2: dev-era entries invalid;
 # 3: the CPython fast-call export of tl_fastcall.h; 4: split build, the fast call in a
 # unit of its own, kernels with hidden visibility).
-CODEGEN_VERSION = 5
+CODEGEN_VERSION = 6
 
 
 def _type_text(var: Variable) -> str:

@@ -27,6 +27,7 @@ from theanolite.ccodegen import template
 from theanolite.ccodegen.elemwise_c import _block
 from theanolite.ccodegen.scalar_c import C_TYPES
 from theanolite.graph.basic import Apply
+from theanolite.ccodegen.registry import CEntry
 
 _ROUTINES = ("dgemm", "sgemm", "dgemv", "sgemv", "ddot", "sdot", "dger", "sger")
 
@@ -89,16 +90,10 @@ def _float(*dtypes: str) -> bool:
     return len(set(dtypes)) == 1 and dtypes[0] in ("float32", "float64")
 
 
-class _BlasEntry:
+class _BlasEntry(CEntry):
     """Shared parts: module code, BLAS availability, scalar reads."""
 
     version = (1,)
-
-    def node_version(self, node: Apply) -> tuple:
-        return self.version
-
-    def views(self, node: Apply) -> dict[int, int]:
-        return {}
 
     def destroys(self, node: Apply) -> dict[int, int]:
         return dict((o, i[0]) for o, i in getattr(node.op, "destroy_map", {}).items())

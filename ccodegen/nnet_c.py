@@ -25,6 +25,7 @@ from theanolite.ccodegen import template
 from theanolite.ccodegen.elemwise_c import _block
 from theanolite.ccodegen.scalar_c import C_TYPES
 from theanolite.graph.basic import Apply, Variable
+from theanolite.ccodegen.registry import CEntry
 
 _FLOATS = ("float32", "float64")
 _SECTION = re.compile(r"^/\* ---- section: (\w+) ---- \*/\n", re.M)
@@ -55,17 +56,8 @@ def _comment(node: Apply) -> str:
     return f"{node.op} ({sig})".replace("*/", "* /")
 
 
-class _NnetEntry:
+class _NnetEntry(CEntry):
     version = (1,)
-
-    def node_version(self, node: Apply) -> tuple:
-        return self.version
-
-    def views(self, node: Apply) -> dict[int, int]:
-        return {}
-
-    def destroys(self, node: Apply) -> dict[int, int]:
-        return {}
 
 
 # ----------------------------------------------------------------------------- labels

@@ -21,6 +21,8 @@ from theanolite.ccodegen import template
 from theanolite.ccodegen.elemwise_c import _block
 from theanolite.ccodegen.scalar_c import C_TYPES, _SUFFIX, c_literal, cast_expr
 from theanolite.graph.basic import Apply
+from theanolite.ccodegen.registry import CEntry
+from theanolite.ccodegen.registry import CEntry
 
 
 def _reduced(node: Apply) -> tuple[int, ...]:
@@ -28,18 +30,9 @@ def _reduced(node: Apply) -> tuple[int, ...]:
     return tuple(range(node.inputs[0].ndim)) if axis is None else tuple(axis)
 
 
-class _ReduceC:
+class _ReduceC(CEntry):
     version = (1,)
     kind = "sum"
-
-    def node_version(self, node: Apply) -> tuple:
-        return self.version
-
-    def views(self, node: Apply) -> dict[int, int]:
-        return {}
-
-    def destroys(self, node: Apply) -> dict[int, int]:
-        return {}
 
     def acc_dtype(self, node: Apply) -> str:
         return node.outputs[0].type.dtype
@@ -163,22 +156,13 @@ class ProdWithoutZerosC(ProdC):
     kind = "prod_nz"
 
 
-class ArgmaxC:
+class ArgmaxC(CEntry):
     """``Argmax``/``Argmin`` over any axes (several count as one flattened axis, in C
     order): one pass from ``reduce_arg.c`` keeping the best value in node scratch and its
     index in the output. An empty reduction raises perform's ValueError."""
 
     version = (1,)
     pick = "max"
-
-    def node_version(self, node: Apply) -> tuple:
-        return self.version
-
-    def views(self, node: Apply) -> dict[int, int]:
-        return {}
-
-    def destroys(self, node: Apply) -> dict[int, int]:
-        return {}
 
     def supports(self, node: Apply) -> bool:
         return node.inputs[0].type.dtype in C_TYPES and node.outputs[0].type.dtype == "int64"

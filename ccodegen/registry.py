@@ -14,6 +14,22 @@ from theanolite.graph.basic import Apply
 from theanolite.tensor.type import TensorType
 
 _ENTRIES: dict[type, Any] = {}
+
+
+class CEntry:
+    """Defaults of the entry protocol: a versioned node that neither returns a view of
+    an input nor writes into one. Entries override what differs."""
+
+    version: tuple = (1,)
+
+    def node_version(self, node: Apply) -> tuple:
+        return self.version
+
+    def views(self, node: Apply) -> dict[int, int]:
+        return {}
+
+    def destroys(self, node: Apply) -> dict[int, int]:
+        return {}
 _loaded = False
 
 

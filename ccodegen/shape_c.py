@@ -11,22 +11,14 @@ from typing import Any, Callable
 from theanolite.ccodegen.elemwise_c import _block
 from theanolite.ccodegen.scalar_c import C_TYPES
 from theanolite.graph.basic import Apply
+from theanolite.ccodegen.registry import CEntry
 
 
-class _ShapeEntry:
+class _ShapeEntry(CEntry):
     version = (1,)
-
-    def node_version(self, node: Apply) -> tuple:
-        return self.version
 
     def supports(self, node: Apply) -> bool:
         return node.inputs[0].type.dtype in C_TYPES and node.outputs[0].type.dtype == "int64"
-
-    def views(self, node: Apply) -> dict[int, int]:
-        return {}
-
-    def destroys(self, node: Apply) -> dict[int, int]:
-        return {}
 
     def support_code(self, node: Apply, name: str, aliased: set[int]) -> str:
         return ""

@@ -40,6 +40,7 @@ from theanolite.ccodegen import template
 from theanolite.ccodegen.elemwise_c import _block, _c_string
 from theanolite.ccodegen.scalar_c import C_TYPES, SCALAR_C_VERSION, _SUFFIX, c_literal, cast_expr, scalar_expr
 from theanolite.graph.basic import Apply, Constant, Variable
+from theanolite.ccodegen.registry import CEntry
 
 # Bump when structure.c or structure_copy.c changes (every entry that copies pastes it).
 HELPERS_VERSION = 1
@@ -157,7 +158,7 @@ def _prod(terms: list[str]) -> str:
     return " * ".join(terms) or "1"
 
 
-class _Entry:
+class _Entry(CEntry):
     version: tuple = (1,)
 
     def node_version(self, node: Apply) -> tuple:
@@ -166,12 +167,6 @@ class _Entry:
     def _baked(self, node: Apply) -> tuple:
         """Values from the graph that this node's C contains (part of the key)."""
         return ()
-
-    def views(self, node: Apply) -> dict[int, int]:
-        return {}
-
-    def destroys(self, node: Apply) -> dict[int, int]:
-        return {}
 
 
 # ----------------------------------------------------------------------------- Reshape

@@ -40,6 +40,7 @@ import numpy as np
 from theanolite.ccodegen import template
 from theanolite.ccodegen.scalar_c import C_TYPES, SCALAR_C_VERSION, _SUFFIX, cast_expr
 from theanolite.graph.basic import Apply, Constant, Variable
+from theanolite.ccodegen.registry import CEntry
 from theanolite.tensor.subtensor import fill_index
 
 # Bump when subtensor.c changes (every entry pastes it).
@@ -196,7 +197,7 @@ def _copy_lines(ctx: Any, x: Variable, out: Variable) -> list[str]:
 
 # ----------------------------------------------------------------------------- entries
 
-class _Entry:
+class _Entry(CEntry):
     version: tuple = (1,)
 
     def node_version(self, node: Apply) -> tuple:
@@ -204,9 +205,6 @@ class _Entry:
 
     def supports(self, node: Apply) -> bool:
         return all(v.type.dtype in C_TYPES for v in node.inputs + node.outputs)
-
-    def views(self, node: Apply) -> dict[int, int]:
-        return {}
 
     def destroys(self, node: Apply) -> dict[int, int]:
         return {0: 0} if getattr(node.op, "inplace", False) else {}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import tempfile
 import shutil
 import stat
 from pathlib import Path
@@ -67,6 +68,27 @@ def write_new_file(path: Path, data: bytes) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def replace_file(path: Path, data: bytes) -> bool:
+    """Write ``data`` to a private temp file next to ``path`` (mode 0600) and rename it
+    over ``path`` in one step; readers see the old file or the new one, never a part.
+    Returns False (leaving nothing behind) when it could not: for best-effort records."""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    except OSError:
+        return False
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+        return True
+    except OSError:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        return False
 
 
 def fsync_path(path: Path) -> None:

@@ -228,19 +228,12 @@ class _FastcallObject:
         """Keep a freshly compiled object for later builds (best effort)."""
         if self.cached is not None or self.keep_dir is None:
             return
+        from theanolite.cache.fsutil import replace_file
         try:
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".o", dir=self.keep_dir)
+            data = (self.outdir / self.name).read_bytes()
         except OSError:
             return
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write((self.outdir / self.name).read_bytes())
-            os.replace(tmp, self.keep_dir / self.name)
-        except OSError:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
+        replace_file(self.keep_dir / self.name, data)
 
 
 class _Job:

@@ -25,7 +25,6 @@ import json
 import os
 import shutil
 import stat
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -234,19 +233,8 @@ def _write_record(path: Path, binary: tuple[str, int, int], words: str) -> None:
                        "words": words}).encode()
     if private_subdir(path.parent.parent, path.parent.name) is None:
         return
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=path.parent)
-    except OSError:
-        return
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except OSError:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+    from theanolite.cache.fsutil import replace_file
+    replace_file(path, data)
 
 
 def libc_version() -> str:

@@ -409,7 +409,47 @@ def inc_label(set_instead_of_inc: bool) -> str:
     return "set_subtensor" if set_instead_of_inc else "inc_subtensor"
 
 
-class IncSubtensor(Op):
+class IncSubtensorGrads:
+    """L_op, R_op and connection pattern of an inc/set-subtensor op, shared by the basic
+    (``IncSubtensor``) and advanced (``AdvancedIncSubtensor``) kinds: they differ only in
+    ``read_op``, the op reading the same region (Subtensor / AdvancedSubtensor). Inputs
+    are ``(x, y, *index_inputs)``; the op has ``idx_list`` and ``set_instead_of_inc``."""
+
+    read_op: type
+    idx_list: tuple
+    set_instead_of_inc: bool
+
+    def L_op(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
+             output_grads: Sequence[Variable]) -> list:
+        x, y, rest = inputs[0], inputs[1], list(inputs[2:])
+        gz = output_grads[0]
+        if x.dtype in discrete_dtypes:
+            gx = float_zeros(x)
+        elif self.set_instead_of_inc:
+            gx = type(self)(self.idx_list, set_instead_of_inc=True)(
+                gz, constant(0, dtype=gz.dtype), *rest)
+        else:
+            gx = gz
+        if y.dtype in discrete_dtypes:
+            gy = float_zeros(y)
+        else:
+            gy = grad_like(sum_to_broadcastable(self.read_op(self.idx_list)(gz, *rest), y), y)
+        return [gx, gy] + [disconnected() for _ in rest]
+
+    def R_op(self, inputs: Sequence[Variable], eval_points: Sequence[Variable | None]) -> list:
+        ex, ey = eval_points[0], eval_points[1]
+        if ex is None and ey is None:
+            return [None]
+        ex = zeros_like(inputs[0]) if ex is None else ex
+        ey = zeros_like(inputs[1]) if ey is None else ey
+        op = type(self)(self.idx_list, set_instead_of_inc=self.set_instead_of_inc)
+        return [op(ex, ey, *inputs[2:])]
+
+    def connection_pattern(self, node: Apply) -> list[list[bool]]:
+        return [[True], [True]] + [[False] for _ in node.inputs[2:]]
+
+
+class IncSubtensor(IncSubtensorGrads, Op):
     """A copy of ``x`` with ``y`` added to (or, with ``set_instead_of_inc``, written into)
     the region ``x[idx_list]``; inputs ``(x, y, *index pieces)``.
 
@@ -418,6 +458,8 @@ class IncSubtensor(Op):
     """
 
     __props__ = ("idx_list", "inplace", "set_instead_of_inc")
+
+    read_op = Subtensor
 
     def __init__(self, idx_list: Sequence[Any], inplace: bool = False, set_instead_of_inc: bool = False,
                  destroyhandler_tolerate_aliased: Any = None) -> None:
@@ -453,35 +495,6 @@ class IncSubtensor(Op):
         else:
             np.add(region, y, out=region, casting="unsafe")
         output_storage[0][0] = out
-
-    def L_op(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
-             output_grads: Sequence[Variable]) -> list:
-        x, y, rest = inputs[0], inputs[1], list(inputs[2:])
-        gz = output_grads[0]
-        if x.dtype in discrete_dtypes:
-            gx = float_zeros(x)
-        elif self.set_instead_of_inc:
-            gx = IncSubtensor(self.idx_list, set_instead_of_inc=True)(
-                gz, constant(0, dtype=gz.dtype), *rest)
-        else:
-            gx = gz
-        if y.dtype in discrete_dtypes:
-            gy = float_zeros(y)
-        else:
-            gy = grad_like(sum_to_broadcastable(Subtensor(self.idx_list)(gz, *rest), y), y)
-        return [gx, gy] + [disconnected() for _ in rest]
-
-    def R_op(self, inputs: Sequence[Variable], eval_points: Sequence[Variable | None]) -> list:
-        ex, ey = eval_points[0], eval_points[1]
-        if ex is None and ey is None:
-            return [None]
-        ex = zeros_like(inputs[0]) if ex is None else ex
-        ey = zeros_like(inputs[1]) if ey is None else ey
-        op = IncSubtensor(self.idx_list, set_instead_of_inc=self.set_instead_of_inc)
-        return [op(ex, ey, *inputs[2:])]
-
-    def connection_pattern(self, node: Apply) -> list[list[bool]]:
-        return [[True], [True]] + [[False] for _ in node.inputs[2:]]
 
     def __str__(self) -> str:
         mode = ("Inplace" if self.inplace else "") + ("Set" if self.set_instead_of_inc else "Inc")

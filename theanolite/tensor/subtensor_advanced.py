@@ -24,7 +24,8 @@ from theanolite.scalar.basic import discrete_dtypes
 from theanolite.tensor import math as tm
 from theanolite.tensor.basic import as_tensor_variable, cast, constant, shape_i, zeros_like
 from theanolite.tensor.elemwise import DimShuffle, sum_to_broadcastable
-from theanolite.tensor.subtensor import (SliceSpec, check_index_inputs, check_value_shape,
+from theanolite.tensor.subtensor import (IncSubtensorGrads, SliceSpec, check_index_inputs,
+                                         check_value_shape,
                                          disconnected, fill_index, float_zeros,
                                          grad_like, inc_label, index_error, index_text,
                                          is_advanced, keeps_single, normalize_idx_list,
@@ -333,12 +334,14 @@ def _region_shape(x: np.ndarray, index: tuple) -> tuple:
     return np.broadcast_to(np.zeros((), dtype=np.int8), x.shape)[index].shape
 
 
-class AdvancedIncSubtensor(Op):
+class AdvancedIncSubtensor(IncSubtensorGrads, Op):
     """A copy of ``x`` with ``y`` added to (duplicates accumulate, as ``np.add.at``) or
     written into (``set_instead_of_inc``) the region ``x[idx]`` of ``AdvancedSubtensor``.
     Inputs ``(x, y, *pieces)``; ``y`` broadcasts to the region."""
 
     __props__ = ("idx_list", "inplace", "set_instead_of_inc")
+
+    read_op = AdvancedSubtensor
 
     def __init__(self, idx_list: Sequence[Any], inplace: bool = False, set_instead_of_inc: bool = False) -> None:
         self.idx_list = normalize_idx_list(idx_list, allow_bool=True)
@@ -373,35 +376,6 @@ class AdvancedIncSubtensor(Op):
         else:
             np.add.at(out, index, y)
         output_storage[0][0] = out
-
-    def L_op(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
-             output_grads: Sequence[Variable]) -> list:
-        x, y, rest = inputs[0], inputs[1], list(inputs[2:])
-        gz = output_grads[0]
-        if x.dtype in discrete_dtypes:
-            gx = float_zeros(x)
-        elif self.set_instead_of_inc:
-            gx = AdvancedIncSubtensor(self.idx_list, set_instead_of_inc=True)(
-                gz, constant(0, dtype=gz.dtype), *rest)
-        else:
-            gx = gz
-        if y.dtype in discrete_dtypes:
-            gy = float_zeros(y)
-        else:
-            gy = grad_like(sum_to_broadcastable(AdvancedSubtensor(self.idx_list)(gz, *rest), y), y)
-        return [gx, gy] + [disconnected() for _ in rest]
-
-    def R_op(self, inputs: Sequence[Variable], eval_points: Sequence[Variable | None]) -> list:
-        ex, ey = eval_points[0], eval_points[1]
-        if ex is None and ey is None:
-            return [None]
-        ex = zeros_like(inputs[0]) if ex is None else ex
-        ey = zeros_like(inputs[1]) if ey is None else ey
-        op = AdvancedIncSubtensor(self.idx_list, set_instead_of_inc=self.set_instead_of_inc)
-        return [op(ex, ey, *inputs[2:])]
-
-    def connection_pattern(self, node: Apply) -> list[list[bool]]:
-        return [[True], [True]] + [[False] for _ in node.inputs[2:]]
 
     def __str__(self) -> str:
         return (f"AdvancedIncSubtensor{{{'inplace' if self.inplace else 'no_inplace'},"

@@ -25,6 +25,11 @@ from .locks import KeyLock, unless_held
 _HEX = frozenset("0123456789abcdef")
 
 
+# Subdirectories the compiler backend fills with files it can always rebuild (compiler
+# identity records, the kept fast-call object): named here so the layout has one owner.
+DERIVED_DIRS = ("compiler", "runtime")
+
+
 def _is_shard(name: str) -> bool:
     return len(name) == 2 and all(c in "0123456789abcdef" for c in name)
 
@@ -190,10 +195,13 @@ class StoreMaintenance:
             return free and self.remove(key, lock_timeout=0)
 
     def clear(self) -> int:
-        """Delete every entry that is not busy, the quarantine and stale temp dirs;
-        return the number of entries deleted."""
+        """Delete every entry that is not busy, the quarantine, stale temp dirs and the
+        derived files (DERIVED_DIRS); return the number of entries deleted. A process
+        building meanwhile rebuilds a derived file it finds gone."""
         removed = sum(self.remove(key, lock_timeout=0) for key in list(self.keys()))
         fsutil.remove_tree(self._quarantine_dir)
+        for name in DERIVED_DIRS:
+            fsutil.remove_tree(self.root / name)
         self.cleanup_tmp()
         return removed
 

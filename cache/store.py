@@ -6,6 +6,10 @@ Layout under a root (created 0700)::
     <root>/locks/<key>.lock   per-key flock files (locks.py)
     <root>/tmp/<key>.*        builds in progress and entries being deleted
     <root>/quarantine/<key>.* entries that failed verification, kept for inspection
+    <root>/by-graph/<digest>/ markers: entries by the graph they were built from (index.py)
+    <root>/compiler/, runtime/ what the compiler backend derives once per root and can
+                              always rebuild (DERIVED_DIRS: compiler identities, the
+                              fast-call object); ``clear`` deletes them too
 
 An entry directory appears with one atomic ``os.rename`` of a fully written and
 fsynced temp dir, so readers never take a lock: they see a whole entry or none.

@@ -27,6 +27,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from theanolite.cache.maintenance import DERIVED_DIRS
 from theanolite.ccodegen import stats, template
 from theanolite.ccodegen.blas_c import set_blas_pointers
 from theanolite.ccodegen.keying import (CODEGEN_VERSION, key_parts, libc_version,
@@ -98,7 +99,7 @@ def module_source(part: Partition) -> tuple[str, str]:
 
 # The generated C file compiled with this macro is cffi's wrapper alone (compile_module).
 _WRAPPER_ONLY = "TL_WRAPPER_ONLY"
-RUNTIME_DIR = "runtime"  # under the cache root: compiled fast-call objects
+RUNTIME_DIR = DERIVED_DIRS[1]  # under the cache root: compiled fast-call objects
 # The fast call's own unit declares the stable-ABI names it uses (tl_pyabi.h) instead of
 # parsing Python.h (~0.1 s of gcc). Debug and free-threaded builds have another object
 # head: there it gets Python.h under the limited API, as cffi's prelude does.

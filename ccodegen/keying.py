@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from theanolite.cache.maintenance import DERIVED_DIRS
 from theanolite.ccodegen.partition import is_inlined
 from theanolite.ccodegen.registry import c_entry
 from theanolite.graph.basic import Constant, Variable
@@ -92,7 +93,8 @@ def _const_text(const: Constant) -> str:
 
 # Compiler identities asked in this process: (resolved path, mtime_ns, size) -> words.
 _IDENTITIES: dict[tuple[str, int, int], str] = {}
-IDENTITY_DIR = "compiler"  # under the cache root: one small JSON file per compiler binary
+# Under the cache root: one small JSON file per compiler binary (a derived dir of the cache).
+IDENTITY_DIR = DERIVED_DIRS[0]
 
 
 def compiler_identity(cxx: str, cache_root: str | os.PathLike[str] | None = None) -> str:

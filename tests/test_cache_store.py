@@ -363,3 +363,14 @@ def test_full_disk_raises_cache_unavailable(store, monkeypatch, where):
     with pytest.raises(CacheUnavailable, match="No space"):
         store.publish(make_key(parts), parts, "s", build)
     assert os.listdir(store.root / "tmp") == [] and store.lookup(make_key(parts)) is None
+
+
+def test_clear_also_deletes_the_derived_dirs(store):
+    from theanolite.cache.maintenance import DERIVED_DIRS
+    publish(store)
+    for name in DERIVED_DIRS:
+        (store.root / name).mkdir(mode=0o700)
+        (store.root / name / "derived.bin").write_bytes(b"x")
+    assert store.clear() == 1
+    assert not any((store.root / name).exists() for name in DERIVED_DIRS)
+    assert list(store.keys()) == []

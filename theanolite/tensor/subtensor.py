@@ -410,14 +410,21 @@ def inc_label(set_instead_of_inc: bool) -> str:
 
 
 class IncSubtensorGrads:
-    """L_op, R_op and connection pattern of an inc/set-subtensor op, shared by the basic
-    (``IncSubtensor``) and advanced (``AdvancedIncSubtensor``) kinds: they differ only in
-    ``read_op``, the op reading the same region (Subtensor / AdvancedSubtensor). Inputs
-    are ``(x, y, *index_inputs)``; the op has ``idx_list`` and ``set_instead_of_inc``."""
+    """L_op, R_op and connection pattern of an inc/set-subtensor op, shared by every kind
+    (IncSubtensor, AdvancedIncSubtensor, AdvancedIncSubtensor1). Inputs are
+    ``(x, y, *index_inputs)``; the kinds differ only in ``read_region`` (the op reading the
+    same region: ``read_op(idx_list)`` by default) and ``with_mode`` (a fresh op of the
+    same kind, inc or set)."""
 
     read_op: type
     idx_list: tuple
     set_instead_of_inc: bool
+
+    def read_region(self, x: Variable, index_inputs: list) -> Variable:
+        return self.read_op(self.idx_list)(x, *index_inputs)
+
+    def with_mode(self, set_instead_of_inc: bool) -> Any:
+        return type(self)(self.idx_list, set_instead_of_inc=set_instead_of_inc)
 
     def L_op(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
              output_grads: Sequence[Variable]) -> list:
@@ -426,14 +433,13 @@ class IncSubtensorGrads:
         if x.dtype in discrete_dtypes:
             gx = float_zeros(x)
         elif self.set_instead_of_inc:
-            gx = type(self)(self.idx_list, set_instead_of_inc=True)(
-                gz, constant(0, dtype=gz.dtype), *rest)
+            gx = self.with_mode(True)(gz, constant(0, dtype=gz.dtype), *rest)
         else:
             gx = gz
         if y.dtype in discrete_dtypes:
             gy = float_zeros(y)
         else:
-            gy = grad_like(sum_to_broadcastable(self.read_op(self.idx_list)(gz, *rest), y), y)
+            gy = grad_like(sum_to_broadcastable(self.read_region(gz, rest), y), y)
         return [gx, gy] + [disconnected() for _ in rest]
 
     def R_op(self, inputs: Sequence[Variable], eval_points: Sequence[Variable | None]) -> list:
@@ -442,8 +448,7 @@ class IncSubtensorGrads:
             return [None]
         ex = zeros_like(inputs[0]) if ex is None else ex
         ey = zeros_like(inputs[1]) if ey is None else ey
-        op = type(self)(self.idx_list, set_instead_of_inc=self.set_instead_of_inc)
-        return [op(ex, ey, *inputs[2:])]
+        return [self.with_mode(self.set_instead_of_inc)(ex, ey, *inputs[2:])]
 
     def connection_pattern(self, node: Apply) -> list[list[bool]]:
         return [[True], [True]] + [[False] for _ in node.inputs[2:]]

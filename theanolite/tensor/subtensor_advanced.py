@@ -23,7 +23,7 @@ from theanolite.graph.op import Op
 from theanolite.scalar.basic import discrete_dtypes
 from theanolite.tensor import math as tm
 from theanolite.tensor.basic import as_tensor_variable, cast, constant, shape_i, zeros_like
-from theanolite.tensor.elemwise import DimShuffle, sum_to_broadcastable
+from theanolite.tensor.elemwise import DimShuffle
 from theanolite.tensor.subtensor import (IncSubtensorGrads, SliceSpec, check_index_inputs,
                                          check_value_shape,
                                          disconnected, fill_index, float_zeros,
@@ -105,7 +105,7 @@ class AdvancedSubtensor1(Op):
 advanced_subtensor1 = AdvancedSubtensor1()
 
 
-class AdvancedIncSubtensor1(Op):
+class AdvancedIncSubtensor1(IncSubtensorGrads, Op):
     """A copy of ``x`` with ``y`` added to the rows ``ilist`` (duplicates accumulate, as
     ``np.add.at``) or, with ``set_instead_of_inc``, written into them (the last
     duplicate wins). Inputs ``(x, y, ilist)``; ``y`` broadcasts to ``x[ilist]``."""
@@ -143,32 +143,11 @@ class AdvancedIncSubtensor1(Op):
             np.add.at(out, idx, y)
         output_storage[0][0] = out
 
-    def L_op(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
-             output_grads: Sequence[Variable]) -> list:
-        x, y, ilist = inputs
-        gz = output_grads[0]
-        if x.dtype in discrete_dtypes:
-            gx = float_zeros(x)
-        elif self.set_instead_of_inc:
-            gx = AdvancedIncSubtensor1(set_instead_of_inc=True)(gz, constant(0, dtype=gz.dtype), ilist)
-        else:
-            gx = gz
-        if y.dtype in discrete_dtypes:
-            gy = float_zeros(y)
-        else:
-            gy = grad_like(sum_to_broadcastable(advanced_subtensor1(gz, ilist), y), y)
-        return [gx, gy, disconnected()]
+    def read_region(self, x: Variable, index_inputs: list) -> Variable:
+        return advanced_subtensor1(x, *index_inputs)
 
-    def R_op(self, inputs: Sequence[Variable], eval_points: Sequence[Variable | None]) -> list:
-        ex, ey = eval_points[0], eval_points[1]
-        if ex is None and ey is None:
-            return [None]
-        ex = zeros_like(inputs[0]) if ex is None else ex
-        ey = zeros_like(inputs[1]) if ey is None else ey
-        return [AdvancedIncSubtensor1(set_instead_of_inc=self.set_instead_of_inc)(ex, ey, inputs[2])]
-
-    def connection_pattern(self, node: Apply) -> list[list[bool]]:
-        return [[True], [True], [False]]
+    def with_mode(self, set_instead_of_inc: bool) -> "AdvancedIncSubtensor1":
+        return AdvancedIncSubtensor1(set_instead_of_inc=set_instead_of_inc)
 
     def __str__(self) -> str:
         return (f"AdvancedIncSubtensor1{{{'inplace' if self.inplace else 'no_inplace'},"

@@ -188,7 +188,22 @@ def _root(seg: Any, var: Variable) -> Variable:
             return var
 
 
-class ReshapeC(_Entry):
+class _ShapedCopy(_Entry):
+    """An entry whose output shape is ``_want`` (C expressions over known shapes, baked
+    into the key) and whose data is a copy of input 0 in its own dtype."""
+
+    def _want(self, node: Apply, sh: ShName) -> list[str] | None:
+        raise NotImplementedError
+
+    def _baked(self, node: Apply) -> tuple:
+        return tuple(self._want(node, _canonical_sh(node)) or ())
+
+    def support_code(self, node: Apply, name: str, aliased: set[int]) -> str:
+        dt = node.inputs[0].type.dtype
+        return copy_code(dt, dt)
+
+
+class ReshapeC(_ShapedCopy):
     """``Reshape``: numpy's reshape (one negative entry is inferred); a view of a
     C-contiguous input where that is safe, else a copy (module docstring)."""
 
@@ -204,13 +219,6 @@ class ReshapeC(_Entry):
         if want is None or len(want) != node.outputs[0].ndim:
             return None
         return want
-
-    def _baked(self, node: Apply) -> tuple:
-        return tuple(self._want(node, _canonical_sh(node)) or ())
-
-    def support_code(self, node: Apply, name: str, aliased: set[int]) -> str:
-        dt = node.inputs[0].type.dtype
-        return copy_code(dt, dt)
 
     def shape_code(self, node: Apply, ctx: Any) -> str:
         x, out = node.inputs[0], node.outputs[0]
@@ -260,7 +268,7 @@ class ReshapeC(_Entry):
 
 # ----------------------------------------------------------------------------- Alloc
 
-class AllocC(_Entry):
+class AllocC(_ShapedCopy):
     """``Alloc``: the value broadcast into a new array (numpy assignment semantics)."""
 
     version = (1,)
@@ -273,13 +281,6 @@ class AllocC(_Entry):
     def _want(self, node: Apply, sh: ShName) -> list[str] | None:
         want = [phase0_int(s, node, sh) for s in node.inputs[1:]]
         return None if any(w is None for w in want) else want  # type: ignore[return-value]
-
-    def _baked(self, node: Apply) -> tuple:
-        return tuple(self._want(node, _canonical_sh(node)) or ())
-
-    def support_code(self, node: Apply, name: str, aliased: set[int]) -> str:
-        dt = node.inputs[0].type.dtype
-        return copy_code(dt, dt)
 
     def shape_code(self, node: Apply, ctx: Any) -> str:
         v, out = node.inputs[0], node.outputs[0]

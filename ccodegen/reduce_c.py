@@ -30,6 +30,15 @@ def _reduced(node: Apply) -> tuple[int, ...]:
     return tuple(range(node.inputs[0].ndim)) if axis is None else tuple(axis)
 
 
+def _empty_reduction_check(ctx: Any, node: Apply, count: str, head: str, tail: str) -> str:
+    """C raising perform's ValueError when ``count`` (elements reduced) is 0: the op, then
+    ``head``, the input's shape, ``tail``."""
+    x = node.inputs[0]
+    return (f"if (({count}) == 0) {{ snprintf(err, TL_ERRLEN, \"%s: {head}\", {ctx.op_literal(node)}); "
+            f"tl_append_shape(err, {x.ndim}, {ctx.sh(x)}); size_t n_ = strlen(err); "
+            f"snprintf(err + n_, TL_ERRLEN - n_, \"{tail}\"); rc = TL_VALUE_ERROR; {ctx.fail_here()} }}")
+
+
 class _ReduceC(CEntry):
     version = (1,)
     kind = "sum"
@@ -80,11 +89,9 @@ class _ReduceC(CEntry):
         if self.kind in ("max", "min"):
             count = " * ".join(f"{ctx.sh(x)}[{d}]" for d in axes) or "1"
             ufunc = "maximum" if self.kind == "max" else "minimum"
-            lines.append(f"if (({count}) == 0) {{ snprintf(err, TL_ERRLEN, \"%s: cannot reduce an input "
-                         f"of shape \", {ctx.op_literal(node)}); tl_append_shape(err, {x.ndim}, {ctx.sh(x)});"
-                         f" size_t n_ = strlen(err); snprintf(err + n_, TL_ERRLEN - n_, \": zero-size array to "
-                         f"reduction operation {ufunc} which has no identity\"); rc = TL_VALUE_ERROR; "
-                         f"{ctx.fail_here()} }}")
+            lines.append(_empty_reduction_check(
+                ctx, node, count, "cannot reduce an input of shape ",
+                f": zero-size array to reduction operation {ufunc} which has no identity"))
         return _block(lines)
 
     def scratch_code(self, node: Apply, ctx: Any) -> str:
@@ -193,10 +200,9 @@ class ArgmaxC(CEntry):
         lines = [f"{ctx.sh(out)}[{i}] = {ctx.sh(x)}[{d}];" for i, d in enumerate(kept)]
         count = " * ".join(f"{ctx.sh(x)}[{d}]" for d in axes) or "1"
         axis = str(node.op.axis)
-        lines.append(f"if (({count}) == 0) {{ snprintf(err, TL_ERRLEN, \"%s: cannot take the arg-extremum of an "
-                     f"empty reduction (input shape \", {ctx.op_literal(node)}); tl_append_shape(err, {x.ndim}, "
-                     f"{ctx.sh(x)}); size_t n_ = strlen(err); snprintf(err + n_, TL_ERRLEN - n_, \", axis {axis})\"); "
-                     f"rc = TL_VALUE_ERROR; {ctx.fail_here()} }}")
+        lines.append(_empty_reduction_check(
+            ctx, node, count, "cannot take the arg-extremum of an empty reduction (input shape ",
+            f", axis {axis})"))
         return _block(lines)
 
     def scratch_code(self, node: Apply, ctx: Any) -> str:
